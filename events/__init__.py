@@ -1,0 +1,36 @@
+"""The Succ'ess event contract: envelope, event catalogue, subjects and upcasters.
+
+This package is the only domain code the services share, and what another region installs
+to read our events. It depends on pydantic only.
+"""
+
+from events.base import (
+    EVENT_STREAM_NAME,
+    Envelope,
+    EventData,
+    MalformedEvent,
+    Metadata,
+    Service,
+    catalogue,
+    current_model,
+    envelope_model,
+    load_event,
+    subject_for,
+    upcaster,
+)
+from events import intake, matching, followup  # noqa: F401  (registers the catalogue)
+
+__all__ = [
+    "EVENT_STREAM_NAME",
+    "Envelope",
+    "EventData",
+    "MalformedEvent",
+    "Metadata",
+    "Service",
+    "catalogue",
+    "current_model",
+    "envelope_model",
+    "load_event",
+    "subject_for",
+    "upcaster",
+]

@@ -1,0 +1,115 @@
+"""Events of the matching service: cohorts, proposals with their score, pairs and rematches."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from events.base import EventData, Service
+from events.vocabulary import (
+    CohortId,
+    EarlyEndingReason,
+    EndedBy,
+    MatchDeclineReason,
+    MatchOrigin,
+    Party,
+    Role,
+)
+
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ScoreBreakdown(BaseModel):
+    """Why the algorithm likes a pair: each criterion normalised to 0..1, total their weighted sum.
+
+    Kept even for a referent override, so reporting can compare overrides with the algorithm.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    geography: Score
+    sectors: Score
+    aspirations: Score
+    availability: Score
+    total: Score
+
+
+class CohortOpened(EventData, service=Service.matching):
+    """A referent opened a cohort: admitted candidates can now be matched into it."""
+
+    cohort_id: CohortId
+    starts_on: date
+    target_pairs: Annotated[int, Field(ge=1, le=500)]
+
+
+class CohortLaunched(EventData, service=Service.matching):
+    """A cohort started: its pairs' 12-month journeys begin on ``launched_on``."""
+
+    cohort_id: CohortId
+    launched_on: date
+    pair_count: Annotated[int, Field(ge=0)]
+
+
+class MatchProposed(EventData, service=Service.matching):
+    """A mentee-mentor pair was proposed, by the algorithm or by a referent overriding it."""
+
+    match_id: UUID
+    cohort_id: CohortId
+    mentee_id: UUID
+    mentor_id: UUID
+    origin: MatchOrigin
+    score: ScoreBreakdown
+
+
+class MatchDeclined(EventData, service=Service.matching):
+    """A proposed match was turned down; both people return to the pool."""
+
+    match_id: UUID
+    cohort_id: CohortId
+    mentee_id: UUID
+    mentor_id: UUID
+    declined_by: Party
+    reason: MatchDeclineReason
+
+
+class PairFormed(EventData, service=Service.matching):
+    """A proposed match was confirmed: mentee and mentor form a pair (binôme) in a cohort."""
+
+    pair_id: UUID
+    match_id: UUID
+    cohort_id: CohortId
+    mentee_id: UUID
+    mentor_id: UUID
+    origin: MatchOrigin
+    previous_pair_id: UUID | None  # the pair this one replaces, after a rematch
+
+
+class PairEnded(EventData, service=Service.matching):
+    """A pair ended: at the end of its 12 months, or early with a reason."""
+
+    pair_id: UUID
+    cohort_id: CohortId
+    mentee_id: UUID
+    mentor_id: UUID
+    ended_on: date
+    early: bool
+    reason: EarlyEndingReason | None  # required when early, absent otherwise (same for ended_by)
+    ended_by: EndedBy | None
+
+    @model_validator(mode="after")
+    def _reason_iff_early(self) -> Self:
+        if self.early != (self.reason is not None) or self.early != (self.ended_by is not None):
+            raise ValueError("reason and ended_by are required for an early ending, and only then")
+        return self
+
+
+class RematchRequested(EventData, service=Service.matching):
+    """After an early ending, a person goes back to the pool to be paired again."""
+
+    person_id: UUID
+    role: Role
+    previous_pair_id: UUID
+    cohort_id: CohortId  # the cohort to pair them in again (usually the ended pair's)

@@ -1,0 +1,1 @@
+"""The four Succ'ess services and the plumbing they share (``services.common``)."""

@@ -1,0 +1,175 @@
+"""Consumer base on FastStream: durable JetStream pull consumers that lose nothing and count
+nothing twice.
+
+For every message, in stream order:
+
+- an unreadable one (not JSON, unknown type, failing validation) goes straight to the
+  dead-letter subject ``success.dlq.<service>`` with its reason, and is acknowledged;
+- otherwise the handler runs in one database transaction that also records the event id in
+  ``processed_events``; a redelivered event is recognised there and changes nothing;
+- the message is acknowledged only after that transaction commits;
+- when the handler fails, the message is redelivered with exponential back-off (we never let
+  FastStream terminate it); after ``consumer_max_deliveries`` it goes to the dead-letter subject
+  and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from nats.aio.msg import Msg
+from prometheus_client import Counter
+
+from events import EVENT_STREAM_NAME, Envelope, MalformedEvent, Service, load_event
+from events.base import dead_letter_subject
+from services.common.settings import Settings
+from services.common.store import EventStore, Transaction
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Envelope, Transaction], Awaitable[None]]
+
+DEAD_LETTERS = Counter(
+    "success_dead_letters_total", "Messages sent to the dead-letter subject", ["service", "consumer", "code"]
+)
+EVENTS_HANDLED = Counter(
+    "success_events_handled_total", "Events handled by a consumer", ["service", "consumer", "outcome"]
+)
+
+
+class NotReadyYet(Exception):
+    """Raise from a handler when an event it depends on has not arrived yet: retried later."""
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A durable consumer of a service: ``name`` is unique within the service."""
+
+    name: str
+    subject: str
+    handle: Handler
+
+    def durable(self, service: Service) -> str:
+        return f"{service.value}-{self.name}"
+
+
+class _AlreadyProcessed(Exception):
+    pass
+
+
+class ConsumerRunner:
+    """Delivers JetStream messages to one :class:`Consumer` with the guarantees above."""
+
+    def __init__(
+        self, service: Service, consumer: Consumer, store: EventStore, broker: NatsBroker,
+        settings: Settings,
+    ) -> None:
+        self.service = service
+        self.consumer = consumer
+        self.durable = consumer.durable(service)
+        self.store = store
+        self.broker = broker
+        self.settings = settings
+
+    def subscribe(self) -> None:
+        settings = self.settings
+        self.broker.subscriber(
+            self.consumer.subject,
+            stream=JStream(EVENT_STREAM_NAME, declare=False),
+            durable=self.durable,
+            pull_sub=PullSub(batch_size=settings.consumer_batch_size, timeout=1.0, batch=True),
+            ack_policy=AckPolicy.MANUAL,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=60,
+                max_deliver=-1,  # we bound deliveries ourselves, then dead-letter
+                max_ack_pending=10_000,
+            ),
+            decoder=_raw_body,
+            title=f"{self.durable}",
+            description=f"Consumer {self.durable} of the {self.service.value} service",
+        )(self._on_batch)
+
+    async def _on_batch(self, message: NatsMessage) -> None:
+        raw_messages = message.raw_message
+        if not isinstance(raw_messages, list):
+            raw_messages = [raw_messages]
+        for raw in raw_messages:  # sequentially: the stream's order is kept
+            await self.deliver(raw)
+
+    async def deliver(self, raw: Msg) -> None:
+        deliveries = raw.metadata.num_delivered if raw.metadata else 1
+        try:
+            envelope = load_event(raw.data)
+        except MalformedEvent as exc:
+            await self._dead_letter(raw, exc.code, exc.reason, deliveries)
+            return
+        try:
+            outcome = await self._handle(envelope)
+        except Exception as exc:
+            if deliveries >= self.settings.consumer_max_deliveries:
+                await self._dead_letter(raw, "handler_failed", repr(exc), deliveries)
+                return
+            delay = min(
+                self.settings.consumer_backoff_s * 2 ** (deliveries - 1),
+                self.settings.consumer_max_backoff_s,
+            )
+            log.warning("event handling failed, will retry", consumer=self.durable,
+                        event_id=str(envelope.event_id), type=envelope.type,
+                        deliveries=deliveries, retry_in_s=delay, error=repr(exc))
+            EVENTS_HANDLED.labels(self.service.value, self.durable, "retried").inc()
+            await raw.nak(delay=delay)
+            return
+        EVENTS_HANDLED.labels(self.service.value, self.durable, outcome).inc()
+        await self._ack(raw)
+
+    async def _handle(self, envelope: Envelope) -> str:
+        try:
+            async with self.store.transaction() as tx:
+                if await tx.was_processed(self.durable, envelope.event_id):
+                    raise _AlreadyProcessed
+                await self.consumer.handle(envelope, tx)
+                if not await tx.mark_processed(self.durable, envelope.event_id):
+                    raise _AlreadyProcessed  # a concurrent replica won: roll back ours
+        except _AlreadyProcessed:
+            return "duplicate"
+        return "processed"
+
+    async def _ack(self, raw: Msg) -> None:
+        try:
+            await raw.ack()
+        except Exception as exc:  # committed already: a redelivery will be a no-op
+            log.warning("ack failed after commit", consumer=self.durable, error=repr(exc))
+
+    async def _dead_letter(self, raw: Msg, code: str, reason: str, deliveries: int) -> None:
+        """Publish the original bytes with the reason, then ack. If publishing fails the
+        message is not acked and comes back: a dead letter is never lost either."""
+        stream_seq = raw.metadata.sequence.stream if raw.metadata else 0
+        log.error("dead letter", consumer=self.durable, code=code, reason=reason,
+                  subject=raw.subject, deliveries=deliveries, stream_seq=stream_seq)
+        await self.broker.publish(
+            raw.data,
+            dead_letter_subject(self.service),
+            headers={
+                "Nats-Msg-Id": f"dlq:{self.durable}:{stream_seq}",
+                "Success-Dlq-Code": code,
+                "Success-Dlq-Reason": reason[:1000],
+                "Success-Dlq-Subject": raw.subject,
+                "Success-Dlq-Consumer": self.durable,
+                "Success-Dlq-Deliveries": str(deliveries),
+                "Success-Dlq-Stream-Seq": str(stream_seq),
+            },
+            stream=EVENT_STREAM_NAME,
+        )
+        DEAD_LETTERS.labels(self.service.value, self.durable, code).inc()
+        await self._ack(raw)
+
+
+async def _raw_body(message) -> bytes:
+    """Hand the bytes to us untouched: parsing (and rejecting) is our job, not FastStream's."""
+    return message.body

@@ -1,0 +1,51 @@
+"""Apply each service's Alembic migrations to its own schema (``success migrate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from events import Service
+from services.common.store import async_database_url
+
+_COMMON = Path(__file__).parent / "migrations"
+_SERVICES = Path(__file__).parent.parent
+
+
+def alembic_config(service: Service | str) -> Config:
+    service = Service(service)
+    config = Config()
+    config.set_main_option("script_location", str(_COMMON))
+    locations = [str(_COMMON / "versions")]
+    own = _SERVICES / service.value / "migrations"
+    if own.is_dir():  # a service's own tables come after the shared ones
+        locations.append(str(own))
+    config.set_main_option("version_locations", " ".join(locations))
+    config.set_main_option("path_separator", "space")
+    return config
+
+
+async def migrate(database_url: str, services: list[Service] | None = None) -> None:
+    """Bring every given service's schema (all by default) to its latest revision."""
+    engine = create_async_engine(async_database_url(database_url))
+    try:
+        for service in services or list(Service):
+            async with engine.begin() as connection:
+                # Serialise concurrent migrators of one schema (several replicas starting).
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"migrate:{service}"}
+                )
+                await connection.run_sync(_upgrade, Service(service))
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(connection, service: Service) -> None:
+    config = alembic_config(service)
+    config.attributes["connection"] = connection
+    config.attributes["schema"] = service.value
+    command.upgrade(config, "heads")

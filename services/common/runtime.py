@@ -1,0 +1,175 @@
+"""A service process: HTTP API (FastAPI), outbox relay and consumers (FastStream), wired once.
+
+Each service only declares what is its own (:class:`ServiceDefinition`): its consumers and
+its HTTP routes. Start-up order: migrations, event store, JetStream stream, consumers, relay.
+Shutdown stops taking messages, lets the relay finish its batch, then closes connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+
+from events import Service, envelope_model
+from events.base import current_types, dead_letter_subject, SUBJECT_PREFIX
+from services.common import bus
+from services.common.api import install_error_handlers
+from services.common.clock import Clock, get_clock
+from services.common.consumer import Consumer, ConsumerRunner
+from services.common.migrate import migrate
+from services.common.relay import OutboxRelay
+from services.common.settings import Settings, get_settings
+from services.common.stack import resolve_urls
+from services.common.store import EventStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    service: Service
+    description: str
+    consumers: Sequence[Consumer] = ()
+    routers: Sequence[APIRouter] = ()
+    # Called once the store is open, e.g. to attach service state to the app.
+    on_start: Callable[["ServiceRuntime"], None] | None = None
+    tags: Sequence[str] = field(default_factory=tuple)
+
+
+def build_broker(definition: ServiceDefinition, nats_url: str | None = None) -> NatsBroker:
+    """The FastStream broker of a service, with a publisher declared per event type it owns
+    (for the AsyncAPI document; the outbox relay does the actual publishing)."""
+    broker = NatsBroker(nats_url or "nats://127.0.0.1:4222", max_reconnect_attempts=-1,
+                        reconnect_time_wait=0.5)
+    service = definition.service
+    for event_type, data_cls in current_types().items():
+        if data_cls.service != service:
+            continue
+        broker.publisher(
+            f"{SUBJECT_PREFIX}.{{region}}.{service.value}.{event_type}",
+            schema=envelope_model(event_type),
+            title=f"{SUBJECT_PREFIX}.{{region}}.{service.value}.{event_type}",
+            description=(data_cls.__doc__ or "").strip(),
+        )
+    broker.publisher(
+        dead_letter_subject(service),
+        title=dead_letter_subject(service),
+        description="Messages this service could not handle, with the reason in headers.",
+    )
+    return broker
+
+
+class ServiceRuntime:
+    def __init__(
+        self, definition: ServiceDefinition, settings: Settings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.definition = definition
+        self.service = definition.service
+        self.settings = settings or get_settings()
+        self.clock = clock or get_clock()
+        self.store: EventStore | None = None
+        self.broker: NatsBroker | None = None
+        self.relay: OutboxRelay | None = None
+        self._relay_task: asyncio.Task | None = None
+        self.ready = False
+
+    async def start(self) -> None:
+        nats_url, database_url = resolve_urls(self.settings)
+        await migrate(database_url, [self.service])
+        self.store = EventStore.connect(database_url, self.service.value, clock=self.clock)
+        await self._ensure_stream(nats_url)
+        self.broker = build_broker(self.definition, nats_url)
+        for consumer in self.definition.consumers:
+            ConsumerRunner(self.service, consumer, self.store, self.broker, self.settings).subscribe()
+        await self.broker.start()
+        self.relay = OutboxRelay(self.store, nats_url, self.settings)
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
+        if self.definition.on_start:
+            self.definition.on_start(self)
+        self.ready = True
+        log.info("service started", service=self.service.value)
+
+    async def _ensure_stream(self, nats_url: str, attempts: int = 120) -> None:
+        for attempt in range(attempts):
+            try:
+                nc = await bus.connect(nats_url, f"{self.service}-setup", max_reconnect_attempts=0)
+                try:
+                    await bus.ensure_stream(nc, self.settings)
+                finally:
+                    await nc.close()
+                return
+            except Exception as exc:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("NATS not reachable yet", error=repr(exc))
+                await asyncio.sleep(0.5)
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self.broker is not None:
+            await self.broker.stop()  # no new messages; in-flight handlers finish
+        if self.relay is not None and self._relay_task is not None:
+            self.relay.stop()
+            await asyncio.wait_for(self._relay_task, 30)
+        if self.store is not None:
+            await self.store.dispose()
+        log.info("service stopped", service=self.service.value)
+
+    def app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(
+            title=f"Succ'ess — {self.service.value}",
+            description=self.definition.description,
+            lifespan=lifespan,
+        )
+        app.state.runtime = self
+        install_error_handlers(app)
+
+        @app.get("/healthz", tags=["ops"], summary="Le processus répond (liveness)")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.get("/readyz", tags=["ops"], summary="Base et NATS joignables (readiness)")
+        async def readyz(request: Request) -> JSONResponse:
+            checks = await self.readiness()
+            ok = all(checks.values())
+            return JSONResponse(status_code=200 if ok else 503,
+                                content={"status": "ready" if ok else "not_ready", "checks": checks})
+
+        for router in self.definition.routers:
+            app.include_router(router)
+        return app
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"started": self.ready, "database": False, "nats": False}
+        if self.store is not None:
+            try:
+                await self.store.head_position()
+                checks["database"] = True
+            except Exception:
+                pass
+        if self.broker is not None:
+            try:
+                checks["nats"] = bool(await self.broker.ping(timeout=2.0))
+            except Exception:
+                pass
+        return checks
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime

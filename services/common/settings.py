@@ -1,0 +1,42 @@
+"""Configuration from the environment (``SUCCESS_*`` variables), via pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUCCESS_", env_file=".env", extra="ignore")
+
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS server URL, e.g. nats://127.0.0.1:4222. Unset: the embedded stack's.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL, e.g. postgresql://user:pw@host:5432/success. "
+        "Unset: the embedded stack's.",
+    )
+    region: str = Field(default="IDF", description="default region of this deployment")
+    # JetStream dedupe window: longer than the relay's worst retry (back-off capped at
+    # relay_max_backoff_s) and than any restart of a crashed service.
+    duplicate_window_s: float = 3600.0
+    stream_replicas: int = 1
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 0.05
+    relay_max_backoff_s: float = 10.0
+    publish_ack_timeout_s: float = 10.0
+    consumer_max_deliveries: int = 5
+    consumer_backoff_s: float = 0.5
+    consumer_max_backoff_s: float = 30.0
+    consumer_batch_size: int = 50
+    log_level: str = "INFO"
+    log_json: bool = True
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
