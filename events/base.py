@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     TypeAdapter,
     ValidationError,
     create_model,
@@ -156,7 +157,7 @@ class Envelope(BaseModel):
     correlation_id: UUID
     causation_id: UUID | None = None
     actor: str
-    data: EventData
+    data: SerializeAsAny[EventData]
 
     @property
     def service(self) -> Service:
@@ -224,7 +225,14 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
             raise MalformedEvent(
                 "no_upcaster", f"no upcaster from {event_type} v{version} to v{version + 1}"
             )
-        data = step(dict(data or {}))
+        if not isinstance(data, dict):
+            raise MalformedEvent("invalid", f"data of {event_type} v{version} is not an object")
+        try:
+            data = step(dict(data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedEvent(
+                "invalid", f"cannot upcast {event_type} v{version}: {exc!r}"
+            ) from None
         version += 1
     return {**raw, "schema_version": version, "data": data}
 

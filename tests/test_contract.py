@@ -275,8 +275,6 @@ def test_bad_input_is_named(raw: Any, code: str) -> None:
     assert caught.value.code == code
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="events.base.upcast calls dict(data) unguarded; remove when fixed")
 def test_non_object_data_of_an_old_version_is_named() -> None:
     with pytest.raises(MalformedEvent):
         load_event({**_v1_raw_without_sector(), "data": "not an object"})

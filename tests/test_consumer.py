@@ -1,0 +1,137 @@
+"""Consumer base against real NATS and PostgreSQL: idempotence, retries, dead letters."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import asynccontextmanager
+
+import nats
+from faststream.nats import NatsBroker
+from sqlalchemy import text
+
+from events import EVENT_STREAM_NAME, Service
+from services.common import bus
+from services.common.consumer import Consumer, ConsumerRunner
+from tests.conftest import eventually
+from tests.factories import cohort_opened, metadata
+from tests.jetstream import stored_messages
+
+
+@asynccontextmanager
+async def running_consumer(store, settings, handle, subject="success.*.*.*"):
+    nc = await bus.connect(settings.nats_url, "test-setup")
+    await bus.ensure_stream(nc, settings)
+    await nc.close()
+    broker = NatsBroker(settings.nats_url)
+    ConsumerRunner(Service.reporting, Consumer("test", subject, handle), store, broker, settings).subscribe()
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()
+
+
+async def publish(nats_url: str, subject: str, payload: bytes) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().publish(subject, payload, stream=EVENT_STREAM_NAME,
+                                     headers={"Nats-Msg-Id": uuid.uuid4().hex})
+    finally:
+        await nc.close()
+
+
+async def sealed_event(store, stream: str = "s") -> bytes:
+    [envelope] = await store.append(stream, 0, [cohort_opened()], metadata())
+    return envelope.to_json()
+
+
+async def counter_table(store) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(text(
+            "CREATE TABLE IF NOT EXISTS reporting.handled (event_id uuid, n int DEFAULT 1)"))
+
+
+async def handled(store) -> list[str]:
+    async with store.engine.connect() as conn:
+        return [str(r[0]) for r in await conn.execute(text("SELECT event_id FROM reporting.handled"))]
+
+
+async def record(envelope, tx) -> None:
+    await tx.connection.execute(text("INSERT INTO reporting.handled (event_id) VALUES (:id)"),
+                                {"id": envelope.event_id})
+
+
+async def dead_letters(nats_url: str) -> list[tuple[dict, dict]]:
+    return [(h, b) for s, h, b in await stored_messages(nats_url, "success.dlq.")]
+
+
+async def test_redelivered_event_changes_nothing(store_factory, settings):
+    store = store_factory("reporting")
+    await counter_table(store)
+    payload = await sealed_event(store)
+    event_id = json.loads(payload)["event_id"]
+    async with running_consumer(store, settings, record):
+        for _ in range(3):  # the same event three times (as after lost acks)
+            await publish(settings.nats_url, "success.IDF.matching.CohortOpened", payload)
+        second = await sealed_event(store, "other")
+        await publish(settings.nats_url, "success.IDF.matching.CohortOpened", second)
+        await eventually(lambda: _has(store, json.loads(second)["event_id"]))
+    assert sorted(await handled(store)) == sorted([event_id, json.loads(second)["event_id"]])
+
+
+async def _has(store, event_id: str) -> bool:
+    return event_id in await handled(store)
+
+
+async def test_malformed_messages_go_to_dead_letters_and_consumer_continues(store_factory, settings):
+    store = store_factory("reporting")
+    await counter_table(store)
+    good = await sealed_event(store)
+    unknown = json.dumps({**json.loads(good), "type": "NoSuchEvent"}).encode()
+    invalid = json.dumps({**json.loads(good), "data": {"cohort_id": 42}}).encode()
+    async with running_consumer(store, settings, record):
+        for payload in (b"\xff not json", unknown, invalid, good):
+            await publish(settings.nats_url, "success.IDF.matching.CohortOpened", payload)
+        await eventually(lambda: _has(store, json.loads(good)["event_id"]))
+        letters = await eventually(lambda: _n_dead_letters(settings.nats_url, 3))
+    codes = [headers["Success-Dlq-Code"] for headers, _ in letters]
+    assert codes == ["not_json", "unknown_type", "invalid"]
+    assert all(h["Success-Dlq-Subject"] == "success.IDF.matching.CohortOpened" for h, _ in letters)
+    assert "NoSuchEvent" in letters[1][0]["Success-Dlq-Reason"]
+
+
+async def _n_dead_letters(nats_url: str, n: int):
+    letters = await dead_letters(nats_url)
+    return letters if len(letters) >= n else None
+
+
+async def test_transient_failures_are_retried_then_dead_lettered(store_factory, settings):
+    store = store_factory("reporting")
+    await counter_table(store)
+    flaky_payload = await sealed_event(store, "flaky")
+    broken_payload = await sealed_event(store, "broken")
+    after_payload = await sealed_event(store, "after")
+    flaky_id, broken_id, after_id = (json.loads(p)["event_id"] for p in
+                                     (flaky_payload, broken_payload, after_payload))
+    attempts: dict[str, int] = {}
+
+    async def handle(envelope, tx) -> None:
+        key = str(envelope.event_id)
+        attempts[key] = attempts.get(key, 0) + 1
+        await record(envelope, tx)  # written, then rolled back when we raise below
+        if key == broken_id or (key == flaky_id and attempts[key] < 3):
+            raise ConnectionError("downstream unavailable")
+
+    async with running_consumer(store, settings, handle):
+        for payload in (flaky_payload, broken_payload, after_payload):
+            await publish(settings.nats_url, "success.IDF.matching.CohortOpened", payload)
+        await eventually(lambda: _has(store, after_id))
+        await eventually(lambda: _has(store, flaky_id))
+        [(headers, body)] = await eventually(lambda: _n_dead_letters(settings.nats_url, 1))
+    assert attempts[flaky_id] == 3
+    assert attempts[broken_id] == settings.consumer_max_deliveries
+    assert headers["Success-Dlq-Code"] == "handler_failed"
+    assert "downstream unavailable" in headers["Success-Dlq-Reason"]
+    assert body["event_id"] == broken_id
+    assert sorted(await handled(store)) == sorted([flaky_id, after_id])  # failures left no trace
