@@ -70,6 +70,8 @@ def _translate(error: dict[str, Any]) -> dict[str, Any]:
     if error["type"] == "value_error":
         # Our own validators raise ValueError with a French message.
         context["msg"] = str(context.get("error", error.get("msg", "Valeur invalide.")))
+    if "expected" in context:  # pydantic writes "'a', 'b' or 'c'"
+        context["expected"] = str(context["expected"]).replace(" or ", " ou ")
     try:
         message = template.format(**context)
     except (KeyError, IndexError):

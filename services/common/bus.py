@@ -43,11 +43,5 @@ async def ensure_stream(nc: Client, settings: Settings) -> None:
 
 async def connect(url: str, name: str, **options) -> Client:
     """A nats-py connection that reconnects forever (outages must never lose the relay)."""
-    return await nats.connect(
-        url,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        allow_reconnect=True,
-        **options,
-    )
+    settings = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, **options}
+    return await nats.connect(url, name=name, **settings)

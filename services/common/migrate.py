@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from events import Service
 from services.common.store import async_database_url
+
+logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per revision is noise
 
 _COMMON = Path(__file__).parent / "migrations"
 _SERVICES = Path(__file__).parent.parent

@@ -1,0 +1,187 @@
+"""``success``: the one command-line entry point of the Succ'ess platform."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from events import Service
+
+app = typer.Typer(
+    name="success",
+    help="Succ'ess : le back-end du programme de mentorat des CRESS. "
+    "Démarre le système, applique les migrations, génère les schémas et interroge les rapports.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+report_app = typer.Typer(help="Consulter les vues de reporting (lecture seule).",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Dossier des données du système embarqué "
+                 "(défaut : dossier de données de l'utilisateur, ou SUCCESS_DATA_DIR).",
+                 show_default=False),
+]
+
+
+def _settings():
+    from services.common.settings import get_settings
+
+    return get_settings()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]Erreur :[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Repartir de zéro : efface les données "
+                                         "du système embarqué avant de démarrer.")] = False,
+    host: Annotated[str, typer.Option(help="Adresse d'écoute des services HTTP.")] = "127.0.0.1",
+) -> None:
+    """Démarre tout le système : PostgreSQL et NATS embarqués, migrations, puis les quatre
+    services (un processus chacun). Ctrl-C arrête tout proprement.
+
+    Si SUCCESS_DATABASE_URL ou SUCCESS_NATS_URL sont définies, ces serveurs sont utilisés au
+    lieu des serveurs embarqués."""
+    from services.common.observability import configure_logging
+    from services.common.stack import default_data_dir
+    from services.common.supervisor import run_stack
+
+    settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    raise typer.Exit(run_stack((data_dir or default_data_dir()).expanduser().resolve(), settings,
+                               fresh=fresh, host=host))
+
+
+@app.command()
+def serve(
+    service: Annotated[Service, typer.Argument(help="Le service à lancer.")],
+    host: Annotated[str, typer.Option(help="Adresse d'écoute HTTP.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port HTTP.")] = 8000,
+) -> None:
+    """Lance un seul service (API HTTP, relais vers NATS, consommateurs). C'est ce que fait
+    `success up` pour chacun, et ce que lance chaque conteneur en production."""
+    import uvicorn
+
+    from services.common.observability import configure_logging
+    from services.common.runtime import ServiceRuntime
+    from services.registry import definition_of
+
+    settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_json, service=service.value)
+    runtime = ServiceRuntime(definition_of(service), settings)
+    uvicorn.run(runtime.app(), host=host, port=port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=20)
+
+
+@app.command()
+def migrate(
+    service: Annotated[list[Service] | None, typer.Option(
+        "--service", "-s", help="Service à migrer (répétable) ; tous par défaut.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Applique les migrations (Alembic) : chaque service dans son propre schéma PostgreSQL."""
+    from services.common.migrate import migrate as run_migrations
+    from services.common.stack import NoServerConfigured, resolve_urls
+
+    try:
+        _, database_url = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+    services = service or list(Service)
+    asyncio.run(run_migrations(database_url, services))
+    err.print(f"Migrations appliquées : {', '.join(s.value for s in services)}")
+
+
+@app.command()
+def schemas(
+    out: Annotated[Path, typer.Option("--out", help="Dossier où écrire les schémas.")],
+) -> None:
+    """Génère le JSON Schema de chaque type d'événement et version (un fichier chacun) et le
+    document AsyncAPI de chaque service (produit par FastStream)."""
+    from faststream.specification import AsyncAPI
+
+    from events.schemas import write_json_schemas
+    from services.common.runtime import build_broker
+    from services.registry import definition_of
+
+    written = write_json_schemas(out)
+    asyncapi_dir = out / "asyncapi"
+    asyncapi_dir.mkdir(parents=True, exist_ok=True)
+    for service in Service:
+        definition = definition_of(service)
+        broker = build_broker(definition)
+        from services.common.consumer import ConsumerRunner
+
+        for consumer in definition.consumers:  # documented, not connected
+            ConsumerRunner(service, consumer, None, broker, _settings()).subscribe()  # type: ignore[arg-type]
+        document = AsyncAPI(broker, title=f"Succ'ess — {service.value}", version="1.0.0",
+                            description=definition.description, schema_version="3.0.0")
+        path = asyncapi_dir / f"{service.value}.json"
+        path.write_text(document.to_specification().to_json() + "\n", encoding="utf-8")
+        written.append(path)
+    err.print(f"{len(written)} fichiers écrits dans {out}")
+
+
+@report_app.command("cohorts")
+def report_cohorts(
+    region: Annotated[str | None, typer.Option(help="Filtrer sur une région (ex. IDF).")] = None,
+    cohort: Annotated[str | None, typer.Option(help="Filtrer sur une cohorte (ex. 2025-09).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """L'entonnoir par région, cohorte et canal de recrutement : candidatures, refus,
+    admissions, binômes formés, terminés et arrêtés."""
+    from services.common.stack import NoServerConfigured, resolve_urls
+    from services.common.store import EventStore
+    from services.reporting.api import cohort_report
+    from services.reporting.projections import load_funnel
+    from services.reporting.views import funnel_rows
+
+    try:
+        _, database_url = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+
+    async def load():
+        store = EventStore.connect(database_url, Service.reporting.value, pool_size=1)
+        try:
+            async with store.engine.connect() as connection:
+                return await load_funnel(connection)
+        finally:
+            await store.dispose()
+
+    report = cohort_report(funnel_rows(asyncio.run(load()), region, cohort))
+    if as_json:
+        print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    table = Table(title="Entonnoir par cohorte")
+    columns = ["region", "cohort", "channel", "applications_mentees", "applications_mentors",
+               "rejected", "admitted", "paired", "completed", "ended_early"]
+    headers = ["région", "cohorte", "canal", "cand. jeunes", "cand. mentors", "refus",
+               "admis", "binômes", "terminés", "arrêts"]
+    for i, header in enumerate(headers):
+        table.add_column(header, no_wrap=i < 3, justify="left" if i < 3 else "right")
+    for row in report.rows:
+        table.add_row(*(str(getattr(row, c)) for c in columns))
+    table.add_row("total", "", "", *(str(report.totals[c]) for c in columns[3:]), style="bold")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

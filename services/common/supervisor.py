@@ -1,0 +1,195 @@
+"""``success up``: the whole system on one machine, each service a separate process.
+
+Starts PostgreSQL and NATS (unless SUCCESS_DATABASE_URL / SUCCESS_NATS_URL point elsewhere),
+applies migrations, starts the four services, and on Ctrl-C or SIGTERM stops them in order:
+services first (the relay finishes its batch, consumers ack what they committed), then NATS,
+then PostgreSQL. Every child dies with the supervisor, even if it is SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from events import Service
+from services.common.embedded import NatsServer, PostgresServer, die_with_parent, free_port
+from services.common.migrate import migrate
+from services.common.settings import Settings
+from services.common.stack import STATE_FILE, StackState
+
+console = Console(stderr=True)
+
+DEFAULT_PORTS = {Service.intake: 8101, Service.matching: 8102, Service.followup: 8103,
+                 Service.reporting: 8104}
+
+
+def _port_or_free(preferred: int, host: str) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    settings: Settings
+    host: str = "127.0.0.1"
+    postgres: PostgresServer | None = None
+    nats: NatsServer | None = None
+    processes: dict[Service, subprocess.Popen] = field(default_factory=dict)
+    urls: dict[Service, str] = field(default_factory=dict)
+    nats_url: str = ""
+    database_url: str = ""
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.nats_url = self.settings.nats_url or ""
+        self.database_url = self.settings.database_url or ""
+        with console.status("Démarrage de PostgreSQL et NATS…"):
+            if not self.database_url:
+                self.postgres = PostgresServer(self.data_dir / "postgres").start()
+                self.database_url = self.postgres.url
+            if not self.nats_url:
+                self.nats = NatsServer(self.data_dir / "nats").start()
+                self.nats_url = self.nats.url
+        with console.status("Migrations des schémas…"):
+            asyncio.run(migrate(self.database_url))
+        env = {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
+               "SUCCESS_DATABASE_URL": self.database_url}
+        for service in Service:
+            port = _port_or_free(DEFAULT_PORTS[service], self.host)
+            self.urls[service] = f"http://{self.host}:{port}"
+            self.processes[service] = self._spawn(service, port, env)
+        self._wait_ready()
+        StackState(self.nats_url, self.database_url,
+                   {s.value: u for s, u in self.urls.items()}, os.getpid()).write(self.data_dir)
+
+    def _spawn(self, service: Service, port: int, env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.data_dir / f"{service.value}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", service.value, "--host", self.host,
+             "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the supervisor only: it stops in order
+            preexec_fn=die_with_parent,
+        )
+        log.close()
+        return process
+
+    def _wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.processes)
+        with console.status("Démarrage des services…"):
+            while pending:
+                for service in list(pending):
+                    if self.processes[service].poll() is not None:
+                        raise RuntimeError(
+                            f"le service {service.value} s'est arrêté au démarrage : voir "
+                            f"{self.data_dir / (service.value + '.log')}")
+                    try:
+                        if httpx.get(f"{self.urls[service]}/readyz", timeout=1).status_code == 200:
+                            pending.discard(service)
+                    except httpx.HTTPError:
+                        pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"services pas prêts après {timeout:.0f} s : {sorted(pending)}")
+                time.sleep(0.2)
+
+    def print_summary(self) -> None:
+        table = Table(title="Succ'ess est démarré", show_lines=False)
+        table.add_column("composant")
+        table.add_column("adresse")
+        table.add_column("documentation")
+        for service, url in self.urls.items():
+            table.add_row(service.value, url, f"{url}/docs")
+        table.add_row("NATS", self.nats_url, "")
+        table.add_row("PostgreSQL", self.database_url, "")
+        console.print(table)
+        console.print(f"Données : {self.data_dir}   Journaux : {self.data_dir}/*.log")
+        console.print("Ctrl-C pour tout arrêter proprement.")
+
+    def watch(self, stop: "StopFlag") -> None:
+        """Keep the services running until asked to stop; restart one that crashes."""
+        env = {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
+               "SUCCESS_DATABASE_URL": self.database_url}
+        while not stop.requested:
+            for service, process in list(self.processes.items()):
+                if process.poll() is not None and not stop.requested:
+                    console.print(f"[yellow]{service.value} s'est arrêté (code "
+                                  f"{process.returncode}) : redémarrage[/yellow]")
+                    port = int(self.urls[service].rsplit(":", 1)[1])
+                    self.processes[service] = self._spawn(service, port, env)
+            stop.wait(0.5)
+
+    def stop(self) -> None:
+        with console.status("Arrêt des services…"):
+            for process in self.processes.values():
+                if process.poll() is None:
+                    process.terminate()
+            for process in self.processes.values():
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if self.nats is not None:
+                self.nats.stop()
+            if self.postgres is not None:
+                self.postgres.stop()
+        (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+        console.print("Tout est arrêté.")
+
+
+class StopFlag:
+    def __init__(self) -> None:
+        self.requested = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._request)
+
+    def _request(self, *_: object) -> None:
+        self.requested = True
+
+    def wait(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.requested and time.monotonic() < end:
+            time.sleep(0.05)
+
+
+def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str) -> int:
+    running = StackState.read(data_dir)
+    if running is not None and running.pid and psutil.pid_exists(running.pid):
+        console.print(f"[red]Succ'ess tourne déjà (processus {running.pid}) avec les données "
+                      f"{data_dir}.[/red] Arrêtez-le (Ctrl-C) ou choisissez un autre --data-dir.")
+        return 1
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    stack = Stack(data_dir=data_dir, settings=settings, host=host)
+    stop = StopFlag()
+    try:
+        try:
+            stack.start()
+        except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError) as exc:
+            console.print(f"[red]Démarrage impossible :[/red] {exc}")
+            return 1
+        stack.print_summary()
+        print(f"READY {stack.urls[Service.reporting]}", flush=True)  # for scripts waiting on us
+        stack.watch(stop)
+        return 0
+    finally:
+        stack.stop()

@@ -1,0 +1,1 @@
+"""Intake: applications of mentees and mentors, screening, routing, interviews, vault."""

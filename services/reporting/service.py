@@ -1,0 +1,15 @@
+"""The reporting service process: archives every domain event and keeps the read models."""
+
+from events import Service
+from events.base import DOMAIN_SUBJECTS
+from services.common.consumer import Consumer
+from services.common.runtime import ServiceDefinition
+from services.reporting.api import router
+from services.reporting.projections import archive_and_project
+
+definition = ServiceDefinition(
+    service=Service.reporting,
+    description="Archive de tous les événements, vues par cohorte, tableaux de bord et exports.",
+    consumers=[Consumer("archive", DOMAIN_SUBJECTS, archive_and_project)],
+    routers=[router],
+)
