@@ -23,7 +23,8 @@ class StackState:
     nats_url: str
     database_url: str
     services: dict[str, str] = field(default_factory=dict)  # service -> base URL
-    pid: int = 0
+    pid: int = 0  # the supervisor
+    pids: dict[str, int] = field(default_factory=dict)  # service -> its process
 
     def write(self, data_dir: Path) -> None:
         (data_dir / STATE_FILE).write_text(json.dumps(asdict(self), indent=2))

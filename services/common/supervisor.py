@@ -77,8 +77,12 @@ class Stack:
             self.urls[service] = f"http://{self.host}:{port}"
             self.processes[service] = self._spawn(service, port, env)
         self._wait_ready()
-        StackState(self.nats_url, self.database_url,
-                   {s.value: u for s, u in self.urls.items()}, os.getpid()).write(self.data_dir)
+        self._write_state()
+
+    def _write_state(self) -> None:
+        StackState(self.nats_url, self.database_url, {s.value: u for s, u in self.urls.items()},
+                   os.getpid(), {s.value: p.pid for s, p in self.processes.items()},
+                   ).write(self.data_dir)
 
     def _spawn(self, service: Service, port: int, env: dict[str, str]) -> subprocess.Popen:
         log = open(self.data_dir / f"{service.value}.log", "ab")
@@ -135,6 +139,7 @@ class Stack:
                                   f"{process.returncode}) : redémarrage[/yellow]")
                     port = int(self.urls[service].rsplit(":", 1)[1])
                     self.processes[service] = self._spawn(service, port, env)
+                    self._write_state()
             stop.wait(0.5)
 
     def stop(self) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from events import Metadata
@@ -54,6 +55,19 @@ class ApplicationRequest(BaseModel):
         return value
 
 
+_MENTEE_FIELDS = ("birth_date",)
+_MENTOR_FIELDS = ("job_family", "years_in_ess", "employment_status", "capacity")
+
+
+def _require(body: ApplicationRequest, fields: tuple[str, ...]) -> None:
+    """Fields required for the applicant's role: a 422 naming each missing one."""
+    missing = [f for f in fields if getattr(body, f) is None]
+    if missing:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body", f), "msg": "required", "input": None}
+             for f in missing])
+
+
 class ApplicationAccepted(BaseModel):
     application_id: UUID
     region: str
@@ -68,11 +82,7 @@ async def submit_application(body: ApplicationRequest, request: Request) -> Appl
     assert departement is not None  # validated above
     today = runtime.clock.now().date()
     is_mentee = body.role is Role.mentee
-    if is_mentee and body.birth_date is None:
-        from fastapi.exceptions import RequestValidationError
-
-        raise RequestValidationError([{"type": "missing", "loc": ("body", "birth_date"),
-                                       "msg": "required", "input": None}])
+    _require(body, _MENTEE_FIELDS if is_mentee else _MENTOR_FIELDS)
     application_id, person_id = uuid4(), uuid4()
     profile = ApplicationReceived(
         application_id=application_id,

@@ -1,0 +1,351 @@
+"""Outbox -> JetStream -> consumer throughput, against raw nats-py publishing, in one run.
+
+1. Pre-fill: N events appended through ``EventStore.append`` (schema ``matching``), relay
+   stopped. Untimed.
+2. Ceiling: the same N messages (the relay's own wire bytes, subjects and ``Nats-Msg-Id``
+   headers, read back untimed through ``read_unpublished``) published with raw nats-py
+   ``js.publish_async`` in windows of the relay's batch size, each window's acks awaited,
+   into a freshly created ``success`` stream (``bus.ensure_stream``: file storage, same
+   duplicate window).
+3. Relay only: fresh stream, checkpoint reset; ``OutboxRelay.run`` timed from its start until
+   ``relay.published == N``; read / publish / checkpoint phases timed.
+4. End to end: fresh stream, checkpoint reset; a FastStream ``ConsumerRunner`` (durable pull
+   consumer of ``success.*.*.*``, trivial handler, one DB transaction per event) is started
+   first, then the relay; timed from relay start until the consumer has committed all N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import _common  # noqa: F401  (sys.path, log settings)
+import asyncpg
+import nats
+import psutil
+from _common import (
+    cohort_opened,
+    create_database,
+    metadata,
+    peak_rss_mb,
+    pg_settings,
+    print_table,
+    quiet_logs,
+    servers,
+    verdict,
+)
+from faststream.nats import NatsBroker
+from nats.js.errors import NotFoundError
+from prometheus_client import REGISTRY
+
+from events import EVENT_STREAM_NAME, Service
+from services.common import bus
+from services.common.consumer import Consumer, ConsumerRunner
+from services.common.relay import OutboxRelay
+from services.common.settings import Settings
+from services.common.store import Cursor, EventStore, raw_database_url
+
+SCHEMA = "matching"
+TARGET = 0.5
+
+
+class Cpu:
+    """CPU seconds (user + system) of this process, PostgreSQL's tree and nats-server."""
+
+    def __init__(self, pg_pid: int, nats_pid: int) -> None:
+        self.me, self.pg, self.nats = psutil.Process(), psutil.Process(pg_pid), psutil.Process(nats_pid)
+
+    @staticmethod
+    def _tree(proc: psutil.Process) -> float:
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def sample(self) -> tuple[float, float, float]:
+        return self._tree(self.me), self._tree(self.pg), self._tree(self.nats)
+
+
+async def prefill(store: EventStore, n: int, batch: int, writers: int) -> None:
+    events = [cohort_opened(i + 1) for i in range(batch)]
+    per_writer = -(-n // writers)
+
+    async def writer(w: int) -> None:
+        md, version, left = metadata(), 0, min(per_writer, n - w * per_writer)
+        while left > 0:
+            chunk = events[: min(batch, left)]
+            await store.append(f"bench-w{w}", version, chunk, md)
+            version += len(chunk)
+            left -= len(chunk)
+
+    await asyncio.gather(*(writer(w) for w in range(writers)))
+
+
+async def fresh_stream(nats_url: str, settings: Settings) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        try:
+            await nc.jetstream().delete_stream(EVENT_STREAM_NAME)
+        except NotFoundError:
+            pass
+        await bus.ensure_stream(nc, settings)
+    finally:
+        await nc.close()
+
+
+async def stream_count(nats_url: str) -> int:
+    nc = await nats.connect(nats_url)
+    try:
+        return (await nc.jetstream().stream_info(EVENT_STREAM_NAME)).state.messages
+    finally:
+        await nc.close()
+
+
+async def reset_checkpoint(url: str) -> None:
+    conn = await asyncpg.connect(raw_database_url(url))
+    try:
+        await conn.execute(f"DELETE FROM {SCHEMA}.relay_checkpoints")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def wire_messages(store: EventStore, n: int) -> list[tuple[str, bytes, str]]:
+    """What the relay will publish: (subject, envelope JSON bytes, Nats-Msg-Id), in order."""
+    out, cursor = [], Cursor()
+    while len(out) < n:
+        batch = await store.read_unpublished(cursor, 5000)
+        if not batch:
+            raise RuntimeError(f"only {len(out)} of {n} events readable")
+        out += [(subject, payload, str(env.event_id)) for _c, subject, payload, env in batch]
+        cursor = batch[-1][0]
+    return out
+
+
+async def raw_publish(nats_url: str, messages: list[tuple[str, bytes, str]], window: int) -> float:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        t0 = time.perf_counter()
+        for start in range(0, len(messages), window):
+            acks = [
+                await js.publish_async(subject, payload, stream=EVENT_STREAM_NAME,
+                                       headers={"Nats-Msg-Id": msg_id})
+                for subject, payload, msg_id in messages[start:start + window]
+            ]
+            await asyncio.gather(*acks)
+        return time.perf_counter() - t0
+    finally:
+        await nc.close()
+
+
+class Phases:
+    """Wall time inside the relay's steps (wrapping the instance's methods, nothing else)."""
+
+    def __init__(self, relay: OutboxRelay) -> None:
+        self.read = self.checkpoint = self.batch = 0.0
+        self.batches = 0
+        store = relay.store
+        read, save, once = store.read_unpublished, store.save_checkpoint, relay.publish_once
+
+        async def timed_read(*a, **k):
+            t = time.perf_counter()
+            try:
+                return await read(*a, **k)
+            finally:
+                self.read += time.perf_counter() - t
+
+        async def timed_save(*a, **k):
+            t = time.perf_counter()
+            try:
+                return await save(*a, **k)
+            finally:
+                self.checkpoint += time.perf_counter() - t
+
+        async def timed_once(*a, **k):
+            t = time.perf_counter()
+            try:
+                moved = await once(*a, **k)
+                self.batches += bool(moved)
+                return moved
+            finally:
+                self.batch += time.perf_counter() - t
+
+        store.read_unpublished, store.save_checkpoint = timed_read, timed_save
+        relay.publish_once = timed_once
+
+
+async def until(check, timeout: float, interval: float = 0.002) -> float:
+    """Poll until ``check()``; returns perf_counter() at which it became true."""
+    deadline = time.perf_counter() + timeout
+    while not check():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("benchmark did not finish in time")
+        await asyncio.sleep(interval)
+    return time.perf_counter()
+
+
+async def measure(args: argparse.Namespace) -> None:
+    quiet_logs()
+    n = args.events
+    with servers(keep=args.keep) as (pg, ns):
+        url = await create_database(pg)
+        durability = await pg_settings(url, ["fsync", "synchronous_commit"])
+        settings = Settings(nats_url=ns.url, database_url=url, log_json=False,
+                            relay_batch_size=args.batch_size)
+        cpu = Cpu(pg.process.pid, ns.process.pid)
+        print(f"durability: fsync={durability['fsync']}, synchronous_commit="
+              f"{durability['synchronous_commit']}, JetStream file storage, duplicate window "
+              f"{settings.duplicate_window_s:.0f} s; relay batch {settings.relay_batch_size}, "
+              f"consumer batch {settings.consumer_batch_size}")
+
+        store = EventStore.connect(url, SCHEMA, pool_size=args.prefill_writers)
+        t = time.perf_counter()
+        await prefill(store, n, args.prefill_batch, args.prefill_writers)
+        print(f"pre-filled {n:,} events in {time.perf_counter() - t:.1f} s "
+              f"({args.prefill_batch} per append, {args.prefill_writers} writers)", flush=True)
+        messages = await wire_messages(store, n)
+        size = sum(len(p) for _s, p, _i in messages) / n
+        await store.dispose()
+        rows, phase_rows = [], []
+
+        # --- ceiling: raw nats-py into a fresh stream --------------------------------------
+        await fresh_stream(ns.url, settings)
+        c0 = cpu.sample()
+        raw_s = await raw_publish(ns.url, messages, settings.relay_batch_size)
+        c1 = cpu.sample()
+        stored = await stream_count(ns.url)
+        if stored != n:
+            raise RuntimeError(f"raw publish stored {stored} of {n}")
+        raw_rate = n / raw_s
+        rows.append(["raw nats-py publish_async (ceiling)", raw_s, raw_rate, 1.0, "",
+                     *_cpu(c0, c1, n)])
+        print(f"  raw publish: {raw_rate:,.0f}/s", flush=True)
+
+        # --- relay alone ------------------------------------------------------------------
+        await fresh_stream(ns.url, settings)
+        await reset_checkpoint(url)
+        store = EventStore.connect(url, SCHEMA)
+        relay = OutboxRelay(store, ns.url, settings)
+        phases = Phases(relay)
+        c0 = cpu.sample()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(relay.run())
+        t1 = await until(lambda: relay.published >= n, args.timeout)
+        c1 = cpu.sample()
+        relay.stop()
+        await asyncio.wait_for(task, 30)
+        await store.dispose()
+        stored = await stream_count(ns.url)
+        if stored != n:
+            raise RuntimeError(f"relay stored {stored} of {n}")
+        relay_rate = n / (t1 - t0)
+        ratio = relay_rate / raw_rate
+        rows.append(["OutboxRelay alone (until published == N)", t1 - t0, relay_rate, ratio,
+                     f">= {TARGET} {verdict(ratio, TARGET)}", *_cpu(c0, c1, n)])
+        total = t1 - t0
+        other = total - phases.batch
+        publish = phases.batch - phases.read - phases.checkpoint
+        for name, secs in [("read_unpublished (SELECT + load_event + to_json)", phases.read),
+                           ("publish_async loop + wait for acks", publish),
+                           ("save_checkpoint (1 commit per batch)", phases.checkpoint),
+                           ("connect, ensure_stream, load_checkpoint, idle", other)]:
+            phase_rows.append([name, secs, secs / total * 100, secs / n * 1e6])
+        print(f"  relay alone: {relay_rate:,.0f}/s ({phases.batches} batches)", flush=True)
+
+        # --- end to end: relay + consumer -------------------------------------------------
+        await fresh_stream(ns.url, settings)
+        await reset_checkpoint(url)
+        store = EventStore.connect(url, SCHEMA)
+        consumer_store = EventStore.connect(url, "reporting")
+        handled = 0
+
+        async def trivial(_envelope, _tx) -> None:
+            nonlocal handled
+            handled += 1
+
+        consumer = Consumer("bench", "success.*.*.*", trivial)
+        broker = NatsBroker(ns.url, logger=None)
+        runner = ConsumerRunner(Service.reporting, consumer, consumer_store, broker, settings)
+        runner.subscribe()
+        labels = {"service": Service.reporting.value, "consumer": runner.durable,
+                  "outcome": "processed"}
+        base = REGISTRY.get_sample_value("success_events_handled_total", labels) or 0.0
+
+        def committed() -> int:  # counted after each event's transaction committed
+            return int((REGISTRY.get_sample_value("success_events_handled_total", labels)
+                        or 0.0) - base)
+
+        await broker.start()  # untimed: connect and create the durable consumer
+        relay = OutboxRelay(store, ns.url, settings)
+        c0 = cpu.sample()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(relay.run())
+        relay_done = asyncio.create_task(until(lambda: relay.published >= n, args.timeout))
+        t2 = await until(lambda: committed() >= n, args.timeout)
+        c2 = cpu.sample()
+        t1 = await relay_done
+        relay.stop()
+        await asyncio.wait_for(task, 30)
+        await broker.stop()
+        await store.dispose()
+        await consumer_store.dispose()
+        if committed() != n or handled != n:
+            raise RuntimeError(f"consumer committed {committed()}, handled {handled} of {n}")
+        e2e_relay = n / (t1 - t0)
+        ratio = e2e_relay / raw_rate
+        rows.append(["OutboxRelay, consumer running (until published == N)", t1 - t0,
+                     e2e_relay, ratio, f">= {TARGET} {verdict(ratio, TARGET)}", "", "", ""])
+        e2e = n / (t2 - t0)
+        ratio = e2e / raw_rate
+        rows.append(["end to end: relay -> JetStream -> consumer committed N", t2 - t0, e2e,
+                     ratio, f">= {TARGET} {verdict(ratio, TARGET)}", *_cpu(c0, c2, n)])
+        print(f"  end to end: {e2e:,.0f}/s (relay {e2e_relay:,.0f}/s meanwhile)", flush=True)
+
+    print_table(
+        f"Outbox -> JetStream -> consumer ({n:,} events of {size:.0f} B, events/s; ratios "
+        "against the raw ceiling)",
+        ["measure", "seconds", "ev/s", "x raw", "target", "cli µs/ev", "pg µs/ev",
+         "nats µs/ev"],
+        rows,
+    )
+    print_table("Relay-alone time by phase (wall clock, inside OutboxRelay.run)",
+                ["phase", "seconds", "% of run", "µs/ev"], phase_rows)
+    print("cli/pg/nats µs/ev: CPU time (user+sys) per event of this Python process (relay and "
+          "consumer share its one event loop) / PostgreSQL / nats-server (2 cores in all)")
+    print(f"peak RSS (this process): {peak_rss_mb():.0f} MiB")
+
+
+def _cpu(c0: tuple[float, ...], c1: tuple[float, ...], n: int) -> list[float]:
+    return [(b - a) / n * 1e6 for a, b in zip(c0, c1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="Events/s through outbox -> JetStream -> consumer vs raw nats-py "
+        "publishing of the same messages, on private durable PostgreSQL/NATS servers.")
+    parser.add_argument("--events", type=int, default=20_000,
+                        help="events pre-filled and relayed (default 20000)")
+    parser.add_argument("--batch-size", type=int, default=Settings().relay_batch_size,
+                        help="relay batch size, also the raw publish window "
+                        "(default: Settings().relay_batch_size)")
+    parser.add_argument("--prefill-batch", type=int, default=10,
+                        help="events per append when pre-filling (default 10)")
+    parser.add_argument("--prefill-writers", type=int, default=8,
+                        help="concurrent writers when pre-filling (default 8)")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="give up a measurement after this many seconds (default 300)")
+    parser.add_argument("--keep", action="store_true", help="keep the servers' data directory")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    asyncio.run(measure(args))
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

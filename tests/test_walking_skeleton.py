@@ -1,0 +1,149 @@
+"""End to end through `success up`: real processes, real servers, faults included."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+
+from services.common.stack import StackState
+from services.common.store import raw_database_url
+
+MENTEE = {
+    "role": "mentee", "postcode": "29200", "channel": "mission_locale",
+    "sector_interests": ["environment_ecology"], "availability": ["weekday_evening"],
+    "consent_given": True, "birth_date": "2003-02-01",
+}
+MENTOR = {
+    "role": "mentor", "postcode": "75011", "channel": "recruitment_webinar",
+    "sector_interests": ["culture", "social_action"], "availability": ["weekend"],
+    "consent_given": True, "job_family": "project_development", "years_in_ess": 8,
+    "employment_status": "employee", "capacity": 2,
+}
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    """`success up` in a fresh data dir, as a user runs it; stopped with SIGTERM."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
+    env["SUCCESS_LOG_JSON"] = "true"
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--fresh"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+    for line in process.stdout:  # type: ignore[union-attr]
+        if line.startswith("READY"):
+            break
+    else:
+        raise AssertionError(f"success up exited with {process.wait()} before being ready")
+    state = StackState.read(data_dir)
+    assert state is not None
+    yield process, data_dir, state
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+def report(data_dir: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "report", "cohorts", "--json", "--data-dir",
+         str(data_dir)],
+        capture_output=True, text=True, check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")},
+    )
+    return json.loads(out.stdout)
+
+
+def wait_for_report(data_dir: Path, predicate, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = report(data_dir)
+        if predicate(current):
+            return current
+        if time.monotonic() > deadline:
+            raise AssertionError(f"report never matched: {current['totals']}")
+        time.sleep(0.3)
+
+
+def test_an_application_travels_from_intake_to_the_cohort_report(stack):
+    process, data_dir, state = stack
+    intake = state.services["intake"]
+    first = httpx.post(f"{intake}/applications", json=MENTEE, timeout=10)
+    assert first.status_code == 201, first.text
+    assert first.json()["region"] == "BRE"
+    assert httpx.post(f"{intake}/applications", json=MENTOR, timeout=10).status_code == 201
+    bad = httpx.post(f"{intake}/applications", json={**MENTEE, "postcode": "99999"}, timeout=10)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "postcode"
+    no_capacity = {k: v for k, v in MENTOR.items() if k != "capacity"}
+    bad = httpx.post(f"{intake}/applications", json=no_capacity, timeout=10)
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [{"code": "required", "field": "capacity",
+                                     "message": "Ce champ est obligatoire."}]
+
+    result = wait_for_report(data_dir, lambda r: r["totals"]["applications_mentors"] == 1
+                             and r["totals"]["applications_mentees"] == 1)
+    assert {(row["region"], row["channel"]) for row in result["rows"]} == {
+        ("BRE", "mission_locale"), ("IDF", "recruitment_webinar")}
+
+    children = [psutil.Process(pid) for pid in state.pids.values()]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 0
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, "a service outlived `success up`"
+    assert not any("nats-server" in " ".join(p.cmdline()) and str(data_dir) in " ".join(p.cmdline())
+                   for p in psutil.process_iter(["cmdline"]) if p.is_running())
+
+
+async def _count_received(database_url: str) -> int:
+    conn = await asyncpg.connect(raw_database_url(database_url))
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM intake.events WHERE type = 'ApplicationReceived'")
+    finally:
+        await conn.close()
+
+
+def test_sigkilled_services_lose_nothing_and_count_nothing_twice(stack):
+    """Applications pour in while intake and reporting are SIGKILLed (and restarted by the
+    supervisor): the report ends with exactly the applications intake committed."""
+    process, data_dir, state = stack
+    intake = state.services["intake"]
+    accepted = 0
+
+    def submit(n: int) -> None:
+        nonlocal accepted
+        with httpx.Client(timeout=5) as client:
+            for _ in range(n):
+                try:
+                    if client.post(f"{intake}/applications", json=MENTEE).status_code == 201:
+                        accepted += 1
+                except httpx.HTTPError:
+                    time.sleep(0.2)  # intake is restarting
+
+    submit(40)
+    os.kill(StackState.read(data_dir).pids["reporting"], signal.SIGKILL)
+    submit(40)
+    os.kill(StackState.read(data_dir).pids["intake"], signal.SIGKILL)
+    submit(40)  # some fail while intake restarts
+    os.kill(StackState.read(data_dir).pids["reporting"], signal.SIGKILL)
+    submit(40)
+
+    committed = asyncio.run(_count_received(state.database_url))
+    assert committed >= accepted >= 100
+    final = wait_for_report(
+        data_dir, lambda r: r["totals"]["applications_mentees"] >= committed, timeout=90)
+    time.sleep(2)  # anything counted twice would show up now
+    assert report(data_dir)["totals"]["applications_mentees"] == committed
+    assert final["totals"]["applications_mentees"] == committed
