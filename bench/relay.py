@@ -37,11 +37,10 @@ from _common import (
 )
 from faststream.nats import NatsBroker
 from nats.js.errors import NotFoundError
-from prometheus_client import REGISTRY
 
 from events import EVENT_STREAM_NAME, Service
 from services.common import bus
-from services.common.consumer import Consumer, ConsumerRunner
+from services.common.consumer import EVENTS_HANDLED, Consumer, ConsumerRunner
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings
 from services.common.store import Cursor, EventStore, raw_database_url
@@ -275,11 +274,20 @@ async def measure(args: argparse.Namespace) -> None:
         runner.subscribe()
         labels = {"service": Service.reporting.value, "consumer": runner.durable,
                   "outcome": "processed"}
-        base = REGISTRY.get_sample_value("success_events_handled_total", labels) or 0.0
 
-        def committed() -> int:  # counted after each event's transaction committed
-            return int((REGISTRY.get_sample_value("success_events_handled_total", labels)
-                        or 0.0) - base)
+        def processed_total() -> float:
+            # The runner's own counter, incremented after each event's transaction committed
+            # (read from this one metric: REGISTRY.get_sample_value would collect them all).
+            for family in EVENTS_HANDLED.collect():
+                for sample in family.samples:
+                    if sample.name.endswith("_total") and sample.labels == labels:
+                        return sample.value
+            return 0.0
+
+        base = processed_total()
+
+        def committed() -> int:
+            return int(processed_total() - base)
 
         await broker.start()  # untimed: connect and create the durable consumer
         relay = OutboxRelay(store, ns.url, settings)
@@ -287,7 +295,7 @@ async def measure(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         task = asyncio.create_task(relay.run())
         relay_done = asyncio.create_task(until(lambda: relay.published >= n, args.timeout))
-        t2 = await until(lambda: committed() >= n, args.timeout)
+        t2 = await until(lambda: committed() >= n, args.timeout, interval=0.01)
         c2 = cpu.sample()
         t1 = await relay_done
         relay.stop()
