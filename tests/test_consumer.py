@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from contextlib import asynccontextmanager
@@ -121,7 +122,7 @@ async def test_transient_failures_are_retried_then_dead_lettered(store_factory, 
         attempts[key] = attempts.get(key, 0) + 1
         await record(envelope, tx)  # written, then rolled back when we raise below
         if key == broken_id or (key == flaky_id and attempts[key] < 3):
-            raise ConnectionError("downstream unavailable")
+            raise RuntimeError("downstream unavailable")
 
     async with running_consumer(store, settings, handle):
         for payload in (flaky_payload, broken_payload, after_payload):
@@ -135,3 +136,32 @@ async def test_transient_failures_are_retried_then_dead_lettered(store_factory, 
     assert "downstream unavailable" in headers["Success-Dlq-Reason"]
     assert body["event_id"] == broken_id
     assert sorted(await handled(store)) == sorted([flaky_id, after_id])  # failures left no trace
+
+
+async def test_database_restart_delays_but_never_dead_letters(own_servers, clock):
+    """PostgreSQL down for longer than all retry back-offs: events wait, none is lost or
+    dead-lettered, and each is handled once when the database is back."""
+    from services.common.settings import Settings
+    from services.common.store import EventStore
+    from tests.conftest import create_database
+
+    pg, ns = own_servers
+    database_url = await create_database(pg)
+    settings = Settings(nats_url=ns.url, database_url=database_url, consumer_backoff_s=0.05,
+                        consumer_max_backoff_s=0.5, consumer_max_deliveries=3)
+    store = EventStore.connect(database_url, "reporting", clock=clock)
+    await counter_table(store)
+    payloads = [await sealed_event(store, f"s{i}") for i in range(5)]
+    async with running_consumer(store, settings, record):
+        await publish(ns.url, "success.IDF.matching.CohortOpened", payloads[0])
+        await eventually(lambda: _has(store, json.loads(payloads[0])["event_id"]))
+        pg.stop()
+        for payload in payloads[1:]:
+            await publish(ns.url, "success.IDF.matching.CohortOpened", payload)
+        await asyncio.sleep(5)  # many deliveries fail meanwhile (max_deliveries is 3)
+        pg.start()
+        for payload in payloads:
+            await eventually(lambda p=payload: _has(store, json.loads(p)["event_id"]), timeout=30)
+    assert sorted(await handled(store)) == sorted(json.loads(p)["event_id"] for p in payloads)
+    assert await dead_letters(ns.url) == []
+    await store.dispose()

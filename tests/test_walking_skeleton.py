@@ -32,12 +32,10 @@ MENTOR = {
 }
 
 
-@pytest.fixture
-def stack(tmp_path: Path):
-    """`success up` in a fresh data dir, as a user runs it; stopped with SIGTERM."""
+def start_up(data_dir: Path, **extra_env: str):
+    """`success up` in a fresh data dir, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
-    env["SUCCESS_LOG_JSON"] = "true"
-    data_dir = tmp_path / "data"
+    env.update(SUCCESS_LOG_JSON="true", **extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--fresh"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
@@ -49,6 +47,14 @@ def stack(tmp_path: Path):
         raise AssertionError(f"success up exited with {process.wait()} before being ready")
     state = StackState.read(data_dir)
     assert state is not None
+    return process, state
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    """`success up` on the embedded servers; stopped with SIGTERM."""
+    data_dir = tmp_path / "data"
+    process, state = start_up(data_dir)
     yield process, data_dir, state
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -147,3 +153,19 @@ def test_sigkilled_services_lose_nothing_and_count_nothing_twice(stack):
     time.sleep(2)  # anything counted twice would show up now
     assert report(data_dir)["totals"]["applications_mentees"] == committed
     assert final["totals"]["applications_mentees"] == committed
+
+
+def test_success_up_uses_the_servers_named_in_the_environment(own_servers, tmp_path):
+    pg, ns = own_servers
+    data_dir = tmp_path / "data"
+    process, state = start_up(data_dir, SUCCESS_NATS_URL=ns.url, SUCCESS_DATABASE_URL=pg.url)
+    try:
+        assert (state.nats_url, state.database_url) == (ns.url, pg.url)
+        assert not (data_dir / "postgres").exists() and not (data_dir / "nats").exists()
+        response = httpx.post(f"{state.services['intake']}/applications", json=MENTEE, timeout=10)
+        assert response.status_code == 201
+        wait_for_report(data_dir, lambda r: r["totals"]["applications_mentees"] == 1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    assert pg.running and ns.running  # not ours to stop

@@ -10,7 +10,9 @@ For every message, in stream order:
 - the message is acknowledged only after that transaction commits;
 - when the handler fails, the message is redelivered with exponential back-off (we never let
   FastStream terminate it); after ``consumer_max_deliveries`` it goes to the dead-letter subject
-  and the consumer moves on.
+  and the consumer moves on;
+- when our own database is unreachable, the message is not at fault: it is redelivered with
+  capped back-off for as long as the outage lasts, and never dead-lettered for it.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import asyncpg
 import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from prometheus_client import Counter
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from events import EVENT_STREAM_NAME, Envelope, MalformedEvent, Service, load_event
 from events.base import dead_letter_subject
@@ -112,7 +116,8 @@ class ConsumerRunner:
         try:
             outcome = await self._handle(envelope)
         except Exception as exc:
-            if deliveries >= self.settings.consumer_max_deliveries:
+            outage = _is_database_outage(exc)
+            if deliveries >= self.settings.consumer_max_deliveries and not outage:
                 await self._dead_letter(raw, "handler_failed", repr(exc), deliveries)
                 return
             delay = min(
@@ -168,6 +173,15 @@ class ConsumerRunner:
         )
         DEAD_LETTERS.labels(self.service.value, self.durable, code).inc()
         await self._ack(raw)
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
+        return True
+    return isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                            asyncpg.InterfaceError))
 
 
 async def _raw_body(message) -> bytes:
