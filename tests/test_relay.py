@@ -121,3 +121,24 @@ async def test_relay_survives_nats_stopped_for_30_seconds(own_servers, clock):
     await stop(relay, task)
     await store.dispose()
     assert_each_once_in_stream_order(await stored_events(ns.url), ids)
+
+
+async def test_relay_survives_a_postgresql_restart(own_servers, clock):
+    pg, ns = own_servers
+    database_url = await create_database(pg)
+    settings = Settings(nats_url=ns.url, database_url=database_url, relay_poll_interval_s=0.02,
+                        relay_max_backoff_s=1.0)
+    from services.common.store import EventStore
+
+    store = EventStore.connect(database_url, "intake", clock=clock)
+    relay, task = await run_relay(store, settings)
+    ids = {str(e.event_id) for e in await store.append("a", 0, [cohort_opened()], metadata())}
+    await eventually(lambda: relay.published >= 1)
+    pg.stop()
+    await asyncio.sleep(3)  # the relay fails to poll meanwhile and keeps retrying
+    pg.start()
+    ids |= {str(e.event_id) for e in await store.append("a", 1, [cohort_opened()], metadata())}
+    await eventually(lambda: relay.published >= 2, timeout=30)
+    await stop(relay, task)
+    await store.dispose()
+    assert_each_once_in_stream_order(await stored_events(ns.url), ids)

@@ -121,6 +121,7 @@ class NatsServer(_Server):
              "--addr", "127.0.0.1", "--port", str(self.port),
              "--http_port", str(self.monitor_port), "--server_name", "success-embedded"],
             stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+            start_new_session=True,  # Ctrl-C goes to our owner, which stops us in order
         )
         log_file.close()
         wait_for_port(self.port, timeout, self.process)
@@ -209,6 +210,7 @@ class PostgresServer(_Server):
              "-h", "127.0.0.1", "-k", str(self.data_dir),
              "-c", "max_connections=200", "-c", "synchronous_commit=on", "-c", "fsync=on"],
             stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+            start_new_session=True,  # Ctrl-C goes to our owner, which stops us in order
             **self._run_as(),
         )
         log_file.close()
