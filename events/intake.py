@@ -26,9 +26,12 @@ from events.vocabulary import (
     RecruitmentChannel,
     RegionCode,
     RejectionReason,
+    ReferrerKind,
+    ReroutingReason,
     Role,
     RoutingBasis,
     Sector,
+    CohortMonth,
     StaffId,
     WithdrawalReason,
 )
@@ -103,6 +106,7 @@ class ApplicationReceived(CandidateProfile, service=Service.intake, version=2):
     """A mentee or mentor application was submitted (identity went to the vault)."""
 
     consent_given: bool  # consent to the processing of their data; screening rejects without
+    referrer_kind: ReferrerKind | None = None  # set when a referrer registered the young person
 
 
 @upcaster("ApplicationReceived", from_version=1)
@@ -124,14 +128,28 @@ class ApplicationRejected(EventData, service=Service.intake):
 
 
 class ApplicationRouted(EventData, service=Service.intake):
-    """An application was assigned to the regional structure that will handle it."""
+    """An application was given to the region (its CRESS) that will handle it, and why."""
 
     application_id: UUID
     person_id: UUID
+    role: Role
     to_region: RegionCode
-    structure_id: StaffId
+    from_region: RegionCode | None  # the previous region, on a re-orientation
     basis: RoutingBasis
-    previous_structure_id: StaffId | None  # set on a manual re-orientation
+    candidate_regions: Annotated[tuple[RegionCode, ...], DISTINCT]  # every region that fitted
+    cohort: CohortMonth  # the cohort whose objectives the fairness rule compared
+    rerouting_reason: ReroutingReason | None  # set on a manual re-orientation
+
+
+class RegionSettingsChanged(EventData, service=Service.intake):
+    """A region's routing criteria or objectives were set (served départements, targets)."""
+
+    region: RegionCode
+    served: bool  # False: applicants from there wait until the region joins
+    departements: Annotated[tuple[Departement, ...], Field(min_length=1), DISTINCT]
+    cohort: CohortMonth  # the cohort the objectives are for
+    objective_mentees: Annotated[int, Field(ge=0, le=10_000)]
+    objective_mentors: Annotated[int, Field(ge=0, le=10_000)]
 
 
 class InterviewScheduled(EventData, service=Service.intake):

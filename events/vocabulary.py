@@ -8,6 +8,7 @@ enum, so it is a schema change: new ``schema_version`` plus upcaster (the snapsh
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -34,6 +35,24 @@ CohortId = Annotated[
         description="region and start month of a cohort, e.g. IDF-2025-09",
     ),
 ]
+
+CohortMonth = Annotated[
+    str,
+    Field(pattern=r"^\d{4}-(03|06|09|12)$",
+          description="start month of a quarterly cohort, e.g. 2025-09"),
+]
+
+COHORT_START_MONTHS = (3, 6, 9, 12)
+
+
+def cohort_for(day: date) -> str:
+    """The cohort an application made on ``day`` is for: the next quarterly start after it
+    (``2025-07-10`` -> ``2025-09``; ``2025-09-15`` -> ``2025-12``)."""
+    for month in COHORT_START_MONTHS:
+        if day.month < month:
+            return f"{day.year}-{month:02d}"
+    return f"{day.year + 1}-{COHORT_START_MONTHS[0]:02d}"
+
 
 # Ids of staff and structures are opaque codes: the pattern keeps e-mails and names out.
 StaffId = Annotated[
@@ -270,12 +289,54 @@ class RoutingBasis(StrEnum):
     departement = "departement"  # the only structure serving the applicant's département
     fairness = "fairness"  # several matched: the one furthest from its declared objective
     manual = "manual"  # re-orientation by a referent
+    waiting_list = "waiting_list"  # the applicant's region is not served yet: kept for it
+    region_joined = "region_joined"  # off the waiting list: their region now takes part
 
 
 ROUTING_BASIS_LABELS = {
     RoutingBasis.departement: "Département de la candidature",
     RoutingBasis.fairness: "Répartition équitable entre structures",
     RoutingBasis.manual: "Réorientation manuelle",
+    RoutingBasis.waiting_list: "Liste d'attente : région pas encore desservie",
+    RoutingBasis.region_joined: "Sortie de liste d'attente : la région a rejoint le programme",
+}
+
+
+class ReroutingReason(StrEnum):
+    """Why a referent re-oriented an application to another region by hand."""
+
+    closer_to_home = "closer_to_home"
+    applicant_request = "applicant_request"
+    regional_capacity = "regional_capacity"
+    better_match_available = "better_match_available"
+    other = "other"
+
+
+REROUTING_REASON_LABELS = {
+    ReroutingReason.closer_to_home: "Plus proche du domicile",
+    ReroutingReason.applicant_request: "À la demande de la personne",
+    ReroutingReason.regional_capacity: "Capacité de la région d'origine",
+    ReroutingReason.better_match_available: "Meilleures possibilités de binôme",
+    ReroutingReason.other: "Autre",
+}
+
+
+class ReferrerKind(StrEnum):
+    """Who registered a young person on their behalf (prescripteur)."""
+
+    mission_locale_adviser = "mission_locale_adviser"
+    teacher = "teacher"
+    family = "family"
+    social_worker = "social_worker"
+    other = "other"
+
+
+REFERRER_KIND_LABELS = {
+    ReferrerKind.mission_locale_adviser: "Conseiller·ère de mission locale",
+    ReferrerKind.teacher: "Enseignant·e",
+    ReferrerKind.family: "Famille",
+    ReferrerKind.social_worker: "Travailleur·euse social·e",
+    ReferrerKind.other: "Autre",
 }
 
 
@@ -560,6 +621,8 @@ LABELS: Mapping[type[StrEnum], Mapping[Any, str]] = {
     MeetingFormat: MEETING_FORMAT_LABELS,
     RejectionReason: REJECTION_REASON_LABELS,
     RoutingBasis: ROUTING_BASIS_LABELS,
+    ReroutingReason: REROUTING_REASON_LABELS,
+    ReferrerKind: REFERRER_KIND_LABELS,
     InterviewKind: INTERVIEW_KIND_LABELS,
     InterviewOutcome: INTERVIEW_OUTCOME_LABELS,
     CandidateDeclineReason: CANDIDATE_DECLINE_REASON_LABELS,

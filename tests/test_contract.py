@@ -82,9 +82,13 @@ EXAMPLES: list[EventData] = [
         reasons=(vocabulary.RejectionReason.mentee_too_old,),
     ),
     intake.ApplicationRouted(
-        application_id=APPLICATION, person_id=PERSON, to_region="IDF",
-        structure_id="cress-idf", basis=vocabulary.RoutingBasis.departement,
-        previous_structure_id=None,
+        application_id=APPLICATION, person_id=PERSON, role=vocabulary.Role.mentee,
+        to_region="IDF", from_region=None, basis=vocabulary.RoutingBasis.departement,
+        candidate_regions=("IDF",), cohort="2025-09", rerouting_reason=None,
+    ),
+    intake.RegionSettingsChanged(
+        region="BRE", served=True, departements=("22", "29", "35", "56"), cohort="2025-09",
+        objective_mentees=20, objective_mentors=20,
     ),
     intake.InterviewScheduled(
         interview_id=EVENT, application_id=APPLICATION, person_id=PERSON,

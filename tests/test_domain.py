@@ -33,7 +33,7 @@ def received(person=PERSON, channel="website", role="mentee") -> ApplicationRece
 
 
 def admitted(person=PERSON) -> CandidateAdmitted:
-    fields = received(person).model_dump(exclude={"consent_given"})
+    fields = received(person).model_dump(exclude={"consent_given", "referrer_kind"})
     return CandidateAdmitted(**fields)
 
 

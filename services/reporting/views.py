@@ -8,7 +8,6 @@ received (cohorts start in March, June, September and December).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from functools import singledispatch
 from typing import Any
 
@@ -24,18 +23,7 @@ from events.intake import (
     PersonErased,
 )
 from events.matching import PairEnded, PairFormed
-from events.vocabulary import Role
-
-COHORT_MONTHS = (3, 6, 9, 12)
-
-
-def cohort_for(day: date) -> str:
-    """``2025-07-10`` -> ``2025-09``; ``2025-09-15`` -> ``2025-12``."""
-    for month in COHORT_MONTHS:
-        if day.month < month:
-            return f"{day.year}-{month:02d}"
-    return f"{day.year + 1}-{COHORT_MONTHS[0]:02d}"
-
+from events.vocabulary import Role, cohort_for
 
 class FunnelRow(BaseModel):
     model_config = ConfigDict(frozen=True)
