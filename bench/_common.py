@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,10 +28,11 @@ if str(_ROOT) not in sys.path:
     sys.path.append(str(_ROOT))
 
 os.environ.setdefault("SUCCESS_LOG_JSON", "false")
+warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
 
 import asyncpg  # noqa: E402
 
-from events import Metadata  # noqa: E402
+from events import Metadata, Service  # noqa: E402
 from events.matching import CohortOpened  # noqa: E402
 from services.common.embedded import NatsServer, PostgresServer  # noqa: E402
 from services.common.migrate import migrate  # noqa: E402
@@ -84,8 +86,8 @@ def servers(keep: bool = False) -> Iterator[tuple[PostgresServer, NatsServer]]:
             shutil.rmtree(root, ignore_errors=True)
 
 
-async def create_database(pg: PostgresServer, name: str = "bench") -> str:
-    """A fresh database with every service schema migrated; returns its URL."""
+async def create_database(pg: PostgresServer, services: list[Service], name: str = "bench") -> str:
+    """A fresh database with the given services' schemas migrated; returns its URL."""
     admin = await asyncpg.connect(raw_database_url(pg.url).rsplit("/", 1)[0] + "/postgres")
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -93,7 +95,7 @@ async def create_database(pg: PostgresServer, name: str = "bench") -> str:
     finally:
         await admin.close()
     url = pg.url.rsplit("/", 1)[0] + f"/{name}"
-    await migrate(url)
+    await migrate(url, services)
     return url
 
 

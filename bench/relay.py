@@ -45,7 +45,8 @@ from services.common.relay import OutboxRelay
 from services.common.settings import Settings
 from services.common.store import Cursor, EventStore, raw_database_url
 
-SCHEMA = "matching"
+SCHEMA = "matching"  # where the events are appended (the relayed outbox)
+CONSUMER = Service.followup  # the consumer's service: its schema holds processed_events
 TARGET = 0.5
 
 
@@ -121,8 +122,8 @@ async def wire_messages(store: EventStore, n: int) -> list[tuple[str, bytes, str
         batch = await store.read_unpublished(cursor, 5000)
         if not batch:
             raise RuntimeError(f"only {len(out)} of {n} events readable")
-        out += [(subject, payload, str(env.event_id)) for _c, subject, payload, env in batch]
-        cursor = batch[-1][0]
+        out += [(m.subject, m.payload, m.event_id) for m in batch]
+        cursor = batch[-1].cursor
     return out
 
 
@@ -193,7 +194,7 @@ async def measure(args: argparse.Namespace) -> None:
     quiet_logs()
     n = args.events
     with servers(keep=args.keep) as (pg, ns):
-        url = await create_database(pg)
+        url = await create_database(pg, [Service(SCHEMA), CONSUMER])
         durability = await pg_settings(url, ["fsync", "synchronous_commit"])
         settings = Settings(nats_url=ns.url, database_url=url, log_json=False,
                             relay_batch_size=args.batch_size)
@@ -213,16 +214,21 @@ async def measure(args: argparse.Namespace) -> None:
         await store.dispose()
         rows, phase_rows = [], []
 
-        # --- ceiling: raw nats-py into a fresh stream --------------------------------------
-        await fresh_stream(ns.url, settings)
-        c0 = cpu.sample()
-        raw_s = await raw_publish(ns.url, messages, settings.relay_batch_size)
-        c1 = cpu.sample()
-        stored = await stream_count(ns.url)
-        if stored != n:
-            raise RuntimeError(f"raw publish stored {stored} of {n}")
+        # --- ceiling: raw nats-py into a fresh stream (best of --raw-repeat) --------------
+        raw_s, c0, c1 = float("inf"), (), ()
+        for _ in range(args.raw_repeat):
+            await fresh_stream(ns.url, settings)
+            a = cpu.sample()
+            secs = await raw_publish(ns.url, messages, settings.relay_batch_size)
+            b = cpu.sample()
+            stored = await stream_count(ns.url)
+            if stored != n:
+                raise RuntimeError(f"raw publish stored {stored} of {n}")
+            if secs < raw_s:
+                raw_s, c0, c1 = secs, a, b
         raw_rate = n / raw_s
-        rows.append(["raw nats-py publish_async (ceiling)", raw_s, raw_rate, 1.0, "",
+        rows.append([f"raw nats-py publish_async (ceiling, best of {args.raw_repeat})", raw_s,
+                     raw_rate, 1.0, "",
                      *_cpu(c0, c1, n)])
         print(f"  raw publish: {raw_rate:,.0f}/s", flush=True)
 
@@ -250,7 +256,7 @@ async def measure(args: argparse.Namespace) -> None:
         total = t1 - t0
         other = total - phases.batch
         publish = phases.batch - phases.read - phases.checkpoint
-        for name, secs in [("read_unpublished (SELECT + load_event + to_json)", phases.read),
+        for name, secs in [("read_unpublished (one SELECT, wire JSON built by PostgreSQL)", phases.read),
                            ("publish_async loop + wait for acks", publish),
                            ("save_checkpoint (1 commit per batch)", phases.checkpoint),
                            ("connect, ensure_stream, load_checkpoint, idle", other)]:
@@ -261,18 +267,18 @@ async def measure(args: argparse.Namespace) -> None:
         await fresh_stream(ns.url, settings)
         await reset_checkpoint(url)
         store = EventStore.connect(url, SCHEMA)
-        consumer_store = EventStore.connect(url, "reporting")
+        consumer_store = EventStore.connect(url, CONSUMER.value)
         handled = 0
 
         async def trivial(_envelope, _tx) -> None:
             nonlocal handled
             handled += 1
 
-        consumer = Consumer("bench", "success.*.*.*", trivial)
+        consumer = Consumer("bench", "success.*.*.*", trivial, batch=True)
         broker = NatsBroker(ns.url, logger=None)
-        runner = ConsumerRunner(Service.reporting, consumer, consumer_store, broker, settings)
+        runner = ConsumerRunner(CONSUMER, consumer, consumer_store, broker, settings)
         runner.subscribe()
-        labels = {"service": Service.reporting.value, "consumer": runner.durable,
+        labels = {"service": CONSUMER.value, "consumer": runner.durable,
                   "outcome": "processed"}
 
         def processed_total() -> float:
@@ -346,6 +352,8 @@ def main() -> None:
                         help="events per append when pre-filling (default 10)")
     parser.add_argument("--prefill-writers", type=int, default=8,
                         help="concurrent writers when pre-filling (default 8)")
+    parser.add_argument("--raw-repeat", type=int, default=2,
+                        help="raw publish runs, each into a fresh stream, best kept (default 2)")
     parser.add_argument("--timeout", type=float, default=300,
                         help="give up a measurement after this many seconds (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data directory")

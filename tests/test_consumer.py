@@ -8,6 +8,7 @@ import uuid
 from contextlib import asynccontextmanager
 
 import nats
+import pytest
 from faststream.nats import NatsBroker
 from sqlalchemy import text
 
@@ -20,12 +21,13 @@ from tests.jetstream import stored_messages
 
 
 @asynccontextmanager
-async def running_consumer(store, settings, handle, subject="success.*.*.*"):
+async def running_consumer(store, settings, handle, subject="success.*.*.*", batch=False):
     nc = await bus.connect(settings.nats_url, "test-setup")
     await bus.ensure_stream(nc, settings)
     await nc.close()
     broker = NatsBroker(settings.nats_url)
-    ConsumerRunner(Service.reporting, Consumer("test", subject, handle), store, broker, settings).subscribe()
+    consumer = Consumer("test", subject, handle, batch=batch)
+    ConsumerRunner(Service.reporting, consumer, store, broker, settings).subscribe()
     await broker.start()
     try:
         yield
@@ -67,12 +69,13 @@ async def dead_letters(nats_url: str) -> list[tuple[dict, dict]]:
     return [(h, b) for s, h, b in await stored_messages(nats_url, "success.dlq.")]
 
 
-async def test_redelivered_event_changes_nothing(store_factory, settings):
+@pytest.mark.parametrize("batch", [False, True], ids=["one_by_one", "batched"])
+async def test_redelivered_event_changes_nothing(store_factory, settings, batch):
     store = store_factory("reporting")
     await counter_table(store)
     payload = await sealed_event(store)
     event_id = json.loads(payload)["event_id"]
-    async with running_consumer(store, settings, record):
+    async with running_consumer(store, settings, record, batch=batch):
         for _ in range(3):  # the same event three times (as after lost acks)
             await publish(settings.nats_url, "success.IDF.matching.CohortOpened", payload)
         second = await sealed_event(store, "other")
@@ -107,7 +110,8 @@ async def _n_dead_letters(nats_url: str, n: int):
     return letters if len(letters) >= n else None
 
 
-async def test_transient_failures_are_retried_then_dead_lettered(store_factory, settings):
+@pytest.mark.parametrize("batch", [False, True], ids=["one_by_one", "batched"])
+async def test_transient_failures_are_retried_then_dead_lettered(store_factory, settings, batch):
     store = store_factory("reporting")
     await counter_table(store)
     flaky_payload = await sealed_event(store, "flaky")
@@ -124,14 +128,18 @@ async def test_transient_failures_are_retried_then_dead_lettered(store_factory, 
         if key == broken_id or (key == flaky_id and attempts[key] < 3):
             raise RuntimeError("downstream unavailable")
 
-    async with running_consumer(store, settings, handle):
+    async with running_consumer(store, settings, handle, batch=batch):
         for payload in (flaky_payload, broken_payload, after_payload):
             await publish(settings.nats_url, "success.IDF.matching.CohortOpened", payload)
         await eventually(lambda: _has(store, after_id))
         await eventually(lambda: _has(store, flaky_id))
         [(headers, body)] = await eventually(lambda: _n_dead_letters(settings.nats_url, 1))
-    assert attempts[flaky_id] == 3
-    assert attempts[broken_id] == settings.consumer_max_deliveries
+    if batch:  # a failed batch attempt comes on top of the one-by-one deliveries
+        assert attempts[flaky_id] >= 3
+        assert attempts[broken_id] >= settings.consumer_max_deliveries
+    else:
+        assert attempts[flaky_id] == 3
+        assert attempts[broken_id] == settings.consumer_max_deliveries
     assert headers["Success-Dlq-Code"] == "handler_failed"
     assert "downstream unavailable" in headers["Success-Dlq-Reason"]
     assert body["event_id"] == broken_id

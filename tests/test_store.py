@@ -34,10 +34,18 @@ async def test_wrong_expected_version_is_a_conflict(store_factory):
 
 async def test_append_must_be_first_write_of_transaction(store_factory):
     store = store_factory()
+    await store.append("existing", 0, [cohort_opened()], metadata())
     async with store.transaction() as tx:
         await tx.append("a", 0, [cohort_opened()], metadata())
         with pytest.raises(TransactionMisuse):
             await tx.append("b", 0, [cohort_opened()], metadata())
+    async with store.transaction() as tx:
+        tx.note_write()
+        await tx.append("new", 0, [cohort_opened()], metadata())  # a new stream may follow
+    async with store.transaction() as tx:
+        tx.note_write()
+        with pytest.raises(TransactionMisuse):
+            await tx.append("existing", 1, [cohort_opened()], metadata())
 
 
 async def test_read_all_returns_log_order(store_factory):

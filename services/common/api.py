@@ -14,6 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pydantic_core import PydanticCustomError
+
+from services.common.errors import DomainError
 from services.common.store import ConcurrencyConflict
 
 log = structlog.get_logger(__name__)
@@ -55,6 +58,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+_CUSTOM_CODES: set[str] = set()
+
+
+def french_error(code: str, message: str) -> PydanticCustomError:
+    """A validation error of our own, raised from a validator: its code and French message
+    reach the client as they are."""
+    _CUSTOM_CODES.add(code)
+    return PydanticCustomError(code, message)
+
+
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"errors": [{"code": code, "field": field, "message": message}]}
 
@@ -65,6 +78,9 @@ def _field(loc: tuple[Any, ...]) -> str | None:
 
 
 def _translate(error: dict[str, Any]) -> dict[str, Any]:
+    if error["type"] in _CUSTOM_CODES:
+        return {"code": error["type"], "field": _field(tuple(error.get("loc", ()))),
+                "message": error["msg"]}
     code, template = _MESSAGES.get(error["type"], ("invalid", "Valeur invalide."))
     context = {k: v for k, v in (error.get("ctx") or {}).items()}
     if error["type"] == "value_error":
@@ -96,6 +112,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 "réessayez.",
             ),
         )
+
+    @app.exception_handler(DomainError)
+    async def refused(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status,
+                            content=error_body(exc.code, exc.message, exc.field))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -84,20 +84,20 @@ class OutboxRelay:
         assert self._nc is not None
         js = self._nc.jetstream(timeout=self.settings.publish_ack_timeout_s)
         acks = []
-        for _cursor, subject, payload, envelope in batch:
+        for message in batch:
             # Written to the socket in order; JetStream stores them in that order.
             acks.append(
                 await js.publish_async(
-                    subject,
-                    payload,
+                    message.subject,
+                    message.payload,
                     stream=EVENT_STREAM_NAME,
-                    headers={"Nats-Msg-Id": str(envelope.event_id)},
+                    headers={"Nats-Msg-Id": message.event_id},
                 )
             )
         await asyncio.wait_for(asyncio.gather(*acks), self.settings.publish_ack_timeout_s)
         if self._after_publish is not None:
             await self._after_publish(batch)
-        self.cursor = batch[-1][0]
+        self.cursor = batch[-1].cursor
         await self.store.save_checkpoint(self.name, self.cursor)
         self.published += len(batch)
         self.lag = len(batch) if len(batch) == self.settings.relay_batch_size else 0

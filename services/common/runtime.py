@@ -80,6 +80,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task | None = None
         self.ready = False
+        self.state: dict[str, object] = {}  # what a service's on_start attaches (e.g. intake)
 
     async def start(self) -> None:
         nats_url, database_url = resolve_urls(self.settings)
@@ -138,6 +139,7 @@ class ServiceRuntime:
             lifespan=lifespan,
         )
         app.state.runtime = self
+        app.state.auth_secret = self.settings.auth_secret
         install_error_handlers(app)
 
         @app.get("/healthz", tags=["ops"], summary="Le processus répond (liveness)")

@@ -21,6 +21,15 @@ class Settings(BaseSettings):
         "Unset: the embedded stack's.",
     )
     region: str = Field(default="IDF", description="default region of this deployment")
+    auth_secret: str | None = Field(
+        default=None, description="secret signing staff bearer tokens (success up makes one)")
+    vault_master_key: str | None = Field(
+        default=None, description="base64 32-byte key wrapping each person's vault key "
+        "(success up makes one)")
+    served_regions: str = Field(
+        default="IDF,BRE", description="regions taking part, comma-separated (ISO 3166-2:FR)")
+    objective_mentees: int = Field(default=20, description="default mentees per region and cohort")
+    objective_mentors: int = Field(default=20, description="default mentors per region and cohort")
     # JetStream dedupe window: longer than the relay's worst retry (back-off capped at
     # relay_max_backoff_s) and than any restart of a crashed service.
     duplicate_window_s: float = 3600.0
@@ -35,6 +44,22 @@ class Settings(BaseSettings):
     consumer_batch_size: int = 50
     log_level: str = "INFO"
     log_json: bool = True
+
+
+    def served_region_codes(self) -> tuple[str, ...]:
+        return tuple(code.strip().upper() for code in self.served_regions.split(",") if code.strip())
+
+
+class MissingSecret(RuntimeError):
+    """A secret the service cannot run without: the message says which variable to set."""
+
+
+def require(value: str | None, variable: str, what: str) -> str:
+    if not value:
+        raise MissingSecret(
+            f"{what} manquant : définissez la variable d'environnement {variable} "
+            "(`success up` en crée une automatiquement pour le système embarqué).")
+    return value
 
 
 @lru_cache

@@ -14,15 +14,16 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+import asyncpg
+from sqlalchemy import event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from events import Envelope, EventData, Metadata, load_event
-from events.base import seal
+from events.base import current_model, seal, subject_for
 from services.common.clock import Clock, get_clock
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -93,6 +94,30 @@ def _row_to_envelope(row: Any) -> Envelope:
     )
 
 
+async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy one, inside the same transaction, for the
+    few hot statements (SQLAlchemy's statement layer costs ~170 µs a call)."""
+    adapter = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    # SQLAlchemy sends BEGIN lazily, with its first statement: send it now if ours is first.
+    if adapter.isolation_level != "autocommit" and adapter._transaction is None:
+        await adapter._start_transaction()
+    return adapter.driver_connection
+
+
+def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """asyncpg knows without a round trip when the server closed a connection (a restart):
+    the pool then replaces it instead of handing out a dead one."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("connection closed by the server")
+
+
+class OutboxMessage(NamedTuple):
+    cursor: Cursor
+    subject: str
+    payload: bytes
+    event_id: str
+
+
 class Transaction:
     """One database transaction of a command or a consumer: append, read, mark processed."""
 
@@ -100,6 +125,7 @@ class Transaction:
         self.store = store
         self.connection = connection
         self._wrote = False
+        self._appended = False
 
     @property
     def schema(self) -> str:
@@ -116,15 +142,18 @@ class Transaction:
     ) -> list[Envelope]:
         """Append ``events`` to ``stream`` if it is exactly at ``expected_version``.
 
-        Must be the first write of the transaction: the transaction id is then taken *after*
-        the previous version of the stream committed, so ordering the outbox by transaction id
-        keeps every stream's order (the relay relies on it).
+        Appending to an existing stream must be the first write of the transaction: the
+        transaction id is then taken *after* the previous version of the stream committed, so
+        ordering the outbox by transaction id keeps every stream's order (the relay relies on
+        it). A new stream (``expected_version == 0``) has no earlier version to overtake, so
+        other writes may come first. One append per transaction.
         """
-        if self._wrote:
-            raise TransactionMisuse("append must be the first and only append of a transaction")
+        if self._appended or (self._wrote and expected_version != 0):
+            raise TransactionMisuse(
+                "one append per transaction, before any other write unless the stream is new")
         if not events:
             return []
-        self._wrote = True
+        self._wrote = self._appended = True
         now = self.store.clock.now()
         envelopes = [
             seal(
@@ -138,30 +167,25 @@ class Transaction:
             )
             for i, data in enumerate(events, start=1)
         ]
-        params = {
-            "ids": [e.event_id for e in envelopes],
-            "types": [e.type for e in envelopes],
-            "versions": [e.schema_version for e in envelopes],
-            "stream_versions": [e.stream_version for e in envelopes],
-            "occurred": [e.occurred_at for e in envelopes],
-            "data": [e.data.model_dump_json() for e in envelopes],
-            "stream": stream,
-            "region": metadata.region,
-            "recorded": now,
-            "correlation": metadata.correlation_id,
-            "causation": metadata.causation_id,
-            "actor": metadata.actor,
-            "expected": expected_version,
-        }
         try:
-            result = await self.connection.execute(self.store._append_sql, params)
-        except IntegrityError as exc:
-            if "stream_version" in str(exc.orig):
+            rows = await (await _driver(self.connection)).fetch(
+                self.store._append_sql, stream, metadata.region, now, metadata.correlation_id,
+                metadata.causation_id, metadata.actor, [e.event_id for e in envelopes],
+                [e.type for e in envelopes], [e.schema_version for e in envelopes],
+                [e.stream_version for e in envelopes], [e.occurred_at for e in envelopes],
+                [e.data.model_dump_json() for e in envelopes], expected_version,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "events_stream_version_key":
                 raise ConcurrencyConflict(stream, expected_version) from None
             raise
-        if len(result.fetchall()) != len(envelopes):
+        if len(rows) != len(envelopes):
             raise ConcurrencyConflict(stream, expected_version)
         return envelopes
+
+    def note_write(self) -> None:
+        """Tell the transaction a write happened outside ``append`` (see its ordering rule)."""
+        self._wrote = True
 
     async def read_stream(self, stream: str) -> list[Envelope]:
         rows = await self.connection.execute(
@@ -175,25 +199,25 @@ class Transaction:
 
     async def mark_processed(self, consumer: str, event_id: UUID) -> bool:
         """Record that ``consumer`` handled ``event_id``; False if it already had."""
+        return await self.mark_processed_many(consumer, [event_id]) == 1
+
+    async def mark_processed_many(self, consumer: str, event_ids: Sequence[UUID]) -> int:
+        """Record handled events; returns how many were new (the rest were already there)."""
         self._wrote = True
-        result = await self.connection.execute(
-            text(
-                f"INSERT INTO {self.schema}.processed_events (consumer, event_id, processed_at) "
-                "VALUES (:consumer, :event_id, :at) ON CONFLICT DO NOTHING RETURNING event_id"
-            ),
-            {"consumer": consumer, "event_id": event_id, "at": self.store.clock.now()},
-        )
-        return result.first() is not None
+        rows = await (await _driver(self.connection)).fetch(
+            f"INSERT INTO {self.schema}.processed_events (consumer, event_id, processed_at) "
+            "SELECT $1, unnest($2::uuid[]), $3 ON CONFLICT DO NOTHING RETURNING event_id",
+            consumer, list(event_ids), self.store.clock.now())
+        return len(rows)
 
     async def was_processed(self, consumer: str, event_id: UUID) -> bool:
-        result = await self.connection.execute(
-            text(
-                f"SELECT 1 FROM {self.schema}.processed_events "
-                "WHERE consumer = :consumer AND event_id = :event_id"
-            ),
-            {"consumer": consumer, "event_id": event_id},
-        )
-        return result.first() is not None
+        return bool(await self.processed_among(consumer, [event_id]))
+
+    async def processed_among(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        rows = await (await _driver(self.connection)).fetch(
+            f"SELECT event_id FROM {self.schema}.processed_events "
+            "WHERE consumer = $1 AND event_id = ANY($2::uuid[])", consumer, list(event_ids))
+        return {row["event_id"] for row in rows}
 
 
 class EventStore:
@@ -206,21 +230,31 @@ class EventStore:
         self.schema = schema
         self.clock = clock or get_clock()
         # One statement: the expected version must exist (or be 0 for a new stream); a
-        # version already taken fails the (stream, stream_version) unique index.
-        self._append_sql = text(
-            f"""
+        # version already taken fails the (stream, stream_version) unique index. Run on the
+        # asyncpg connection itself: this is the hot path (see bench/append.py).
+        self._append_sql = f"""
             INSERT INTO {schema}.events ({_COLUMNS})
-            SELECT id, type, v, :stream, sv, :region, occ, :recorded, :correlation,
-                   :causation, :actor, d::jsonb
-            FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[]), CAST(:versions AS int[]),
-                        CAST(:stream_versions AS int[]), CAST(:occurred AS timestamptz[]),
-                        CAST(:data AS text[])) AS t(id, type, v, sv, occ, d)
-            WHERE CAST(:expected AS int) = 0 OR EXISTS (
-                SELECT 1 FROM {schema}.events
-                WHERE stream = :stream AND stream_version = CAST(:expected AS int))
+            SELECT id, type, v, $1, sv, $2, occ, $3, $4, $5, $6, d::jsonb
+            FROM unnest($7::uuid[], $8::text[], $9::int[], $10::int[], $11::timestamptz[],
+                        $12::text[]) AS t(id, type, v, sv, occ, d)
+            WHERE $13::int = 0 OR EXISTS (
+                SELECT 1 FROM {schema}.events WHERE stream = $1 AND stream_version = $13::int)
             RETURNING position
             """
-        )
+        # The relay's read: PostgreSQL writes the wire JSON itself (no model round trip).
+        self._unpublished_sql = f"""
+            SELECT tx_id::text AS tx, position, event_id, type, region,
+                   json_build_object(
+                       'event_id', event_id, 'type', type, 'schema_version', schema_version,
+                       'stream', stream, 'stream_version', stream_version, 'region', region,
+                       'occurred_at', occurred_at, 'recorded_at', recorded_at,
+                       'correlation_id', correlation_id, 'causation_id', causation_id,
+                       'actor', actor, 'data', data)::text AS wire
+            FROM {schema}.events
+            WHERE (tx_id, position) > ($1::text::xid8, $2)
+              AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY tx_id, position LIMIT $3
+            """
 
     @classmethod
     def connect(
@@ -228,8 +262,11 @@ class EventStore:
     ) -> EventStore:
         engine = create_async_engine(
             async_database_url(database_url), pool_size=pool_size, max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No pre-ping (3 round trips per checkout, the cost of most appends): a connection
+            # the server closed is noticed locally instead (below).
+            pool_pre_ping=False,
         )
+        event.listen(engine.sync_engine, "checkout", _discard_if_closed)
         return cls(engine, schema, clock)
 
     async def dispose(self) -> None:
@@ -249,9 +286,11 @@ class EventStore:
         *,
         occurred_at: datetime | None = None,
     ) -> list[Envelope]:
-        """Append in a transaction of its own. Raises :class:`ConcurrencyConflict`."""
-        async with self.transaction() as tx:
-            return await tx.append(
+        """Append in a transaction of its own (one atomic statement, so autocommit).
+        Raises :class:`ConcurrencyConflict`."""
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await Transaction(self, connection).append(
                 stream, expected_version, events, metadata, occurred_at=occurred_at
             )
 
@@ -271,33 +310,27 @@ class EventStore:
             )
             return [RecordedEvent(row.position, _row_to_envelope(row)) for row in rows]
 
-    async def read_unpublished(
-        self, after: Cursor, limit: int
-    ) -> list[tuple[Cursor, str, bytes, Envelope]]:
+    async def read_unpublished(self, after: Cursor, limit: int) -> list[OutboxMessage]:
         """Events after ``after`` whose writing transactions can no longer commit.
 
         Only rows of transactions older than the oldest one still running are returned,
         ordered by (transaction id, position). A transaction still open holds back everything
         that committed after it started, so nothing is ever skipped when commits happen out
-        of order. Returns (cursor, subject, wire bytes, envelope) tuples.
+        of order. Events go out as stored (an old schema version is upcast by its readers).
         """
         async with self.engine.connect() as connection:
-            rows = await connection.execute(
-                text(
-                    f"SELECT tx_id::text AS tx, position, {_COLUMNS} FROM {self.schema}.events "
-                    "WHERE (tx_id, position) > (CAST(:tx AS xid8), :position) "
-                    "AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
-                    "ORDER BY tx_id, position LIMIT :limit"
-                ),
-                {"tx": after.tx_id, "position": after.position, "limit": limit},
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            rows = await (await _driver(connection)).fetch(
+                self._unpublished_sql, str(after.tx_id), after.position, limit)
+        return [
+            OutboxMessage(
+                Cursor(int(row["tx"]), row["position"]),
+                subject_for(row["region"], current_model(row["type"]).service, row["type"]),
+                row["wire"].encode(),
+                str(row["event_id"]),
             )
-            out = []
-            for row in rows:
-                envelope = _row_to_envelope(row)
-                out.append(
-                    (Cursor(int(row.tx), row.position), envelope.subject, envelope.to_json(), envelope)
-                )
-            return out
+            for row in rows
+        ]
 
     async def load_checkpoint(self, name: str) -> Cursor:
         async with self.engine.connect() as connection:

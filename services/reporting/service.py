@@ -10,6 +10,6 @@ from services.reporting.projections import archive_and_project
 definition = ServiceDefinition(
     service=Service.reporting,
     description="Archive de tous les événements, vues par cohorte, tableaux de bord et exports.",
-    consumers=[Consumer("archive", DOMAIN_SUBJECTS, archive_and_project)],
+    consumers=[Consumer("archive", DOMAIN_SUBJECTS, archive_and_project, batch=True)],
     routers=[router],
 )
