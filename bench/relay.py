@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import _common  # noqa: F401  (sys.path, log settings)
 import asyncpg
@@ -320,6 +323,45 @@ async def measure(args: argparse.Namespace) -> None:
         rows.append(["end to end: relay -> JetStream -> consumer committed N", t2 - t0, e2e,
                      ratio, f">= {TARGET} {verdict(ratio, TARGET)}", *_cpu(c0, c2, n)])
         print(f"  end to end: {e2e:,.0f}/s (relay {e2e_relay:,.0f}/s meanwhile)", flush=True)
+
+        # --- end to end, consumer in its own process (as deployed) ----------------------
+        await fresh_stream(ns.url, settings)
+        await reset_checkpoint(url)
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_consumer_proc.py")), ns.url, url,
+             CONSUMER.value, str(settings.consumer_batch_size)],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+            counter = await asyncpg.connect(raw_database_url(url))
+            count_sql = (f"SELECT count(*) FROM {CONSUMER.value}.processed_events "
+                         f"WHERE consumer = '{CONSUMER.value}-bench-proc'")
+            done = 0
+
+            async def poll() -> None:
+                nonlocal done
+                while done < n:
+                    done = await counter.fetchval(count_sql)
+                    await asyncio.sleep(0.01)
+
+            store = EventStore.connect(url, SCHEMA)
+            relay = OutboxRelay(store, ns.url, settings)
+            t0 = time.perf_counter()
+            task = asyncio.create_task(relay.run())
+            await asyncio.wait_for(poll(), args.timeout)
+            t3 = time.perf_counter()
+            relay.stop()
+            await asyncio.wait_for(task, 30)
+            await store.dispose()
+            await counter.close()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        e2e_apart = n / (t3 - t0)
+        ratio = e2e_apart / raw_rate
+        rows.append(["end to end, consumer in its own process (as deployed)", t3 - t0, e2e_apart,
+                     ratio, f">= {TARGET} {verdict(ratio, TARGET)}", "", "", ""])
+        print(f"  end to end, consumer apart: {e2e_apart:,.0f}/s", flush=True)
 
     print_table(
         f"Outbox -> JetStream -> consumer ({n:,} events of {size:.0f} B, events/s; ratios "

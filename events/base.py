@@ -239,6 +239,13 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
 
 def load_event(raw: bytes | str | dict[str, Any]) -> Envelope:
     """Parse, upcast and validate one event. Raises :class:`MalformedEvent` with the reason."""
+    if isinstance(raw, (bytes, str)):
+        # Fast path, the common case: current version, parsed and validated in pydantic-core.
+        # Anything else (an old version, a fault) takes the careful path below.
+        try:
+            return _any_event_adapter().validate_json(raw)
+        except ValidationError:
+            pass
     if not isinstance(raw, dict):
         try:
             raw = json.loads(raw)

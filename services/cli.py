@@ -138,6 +138,84 @@ def schemas(
     err.print(f"{len(written)} fichiers écrits dans {out}")
 
 
+def _secret(name: str, data_dir: Path | None) -> str:
+    """A secret from the environment, else the embedded system's (``success up`` made it)."""
+    import os
+
+    from services.common.stack import default_data_dir
+
+    value = os.environ.get(name)
+    if not value:
+        path = (data_dir or default_data_dir()) / "secrets.json"
+        value = json.loads(path.read_text()).get(name) if path.exists() else None
+    if not value:
+        _fail(f"{name} n'est pas défini et aucun système embarqué n'a été démarré : lancez "
+              "`success up` ou définissez la variable.")
+    return value
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="referent, admin ou analyst.")],
+    subject: Annotated[str, typer.Option(help="Identifiant de la personne (ex. ref-042).")],
+    region: Annotated[str | None, typer.Option(
+        help="Région de rattachement (ex. IDF) ; obligatoire pour un·e référent·e.")] = None,
+    ttl_hours: Annotated[float, typer.Option(help="Durée de validité en heures.")] = 12,
+    data_dir: DataDir = None,
+) -> None:
+    """Émet un jeton d'accès au back-office (en-tête `Authorization: Bearer …`)."""
+    from datetime import timedelta
+
+    from services.common.auth import StaffRole, issue_token
+
+    try:
+        staff_role = StaffRole(role)
+    except ValueError:
+        _fail("rôle inconnu : choisissez referent, admin ou analyst.")
+    if staff_role is StaffRole.referent and not region:
+        _fail("un·e référent·e est rattaché·e à une région : ajoutez --region (ex. --region IDF).")
+    secret = _secret("SUCCESS_AUTH_SECRET", data_dir)
+    print(issue_token(secret, subject, staff_role, region.upper() if region else None,
+                      ttl=timedelta(hours=ttl_hours)))
+
+
+@app.command()
+def erase(
+    person_id: Annotated[str, typer.Argument(help="Identifiant pseudonyme de la personne.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Efface une personne : détruit sa clé et ses données du coffre (crypto-effacement) et
+    publie `PersonErased`, pour que chaque vue oublie ce qu'elle savait d'elle."""
+    from uuid import UUID
+
+    from services.common.clock import get_clock
+    from services.common.stack import NoServerConfigured, resolve_urls
+    from services.common.store import EventStore
+    from services.intake.vault import Vault
+    from services.intake.workflow import Intake
+
+    try:
+        person = UUID(person_id)
+    except ValueError:
+        _fail("identifiant invalide : un UUID est attendu (ex. 3f2b…-…).")
+    try:
+        _, database_url = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+    vault = Vault.from_setting(_secret("SUCCESS_VAULT_MASTER_KEY", data_dir))
+
+    async def run() -> bool:
+        store = EventStore.connect(database_url, Service.intake.value, pool_size=2)
+        try:
+            return await Intake(store, vault, _settings(), get_clock()).erase(person, "cli")
+        finally:
+            await store.dispose()
+
+    if not asyncio.run(run()):
+        _fail(f"personne {person} introuvable (déjà effacée ?).")
+    err.print(f"Personne {person} effacée ; PersonErased sera publié par le relais d'intake.")
+
+
 @report_app.command("cohorts")
 def report_cohorts(
     region: Annotated[str | None, typer.Option(help="Filtrer sur une région (ex. IDF).")] = None,

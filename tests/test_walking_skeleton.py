@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import json
 import os
 import signal
@@ -20,16 +21,24 @@ from services.common.stack import StackState
 from services.common.store import raw_database_url
 
 MENTEE = {
-    "role": "mentee", "postcode": "29200", "channel": "mission_locale",
+    "first_name": "Zoé", "last_name": "Kerhervé", "email": "zoe@example.org",
+    "birth_date": "2003-02-01", "postcode": "29200", "channel": "mission_locale",
     "sector_interests": ["environment_ecology"], "availability": ["weekday_evening"],
-    "consent_given": True, "birth_date": "2003-02-01",
+    "consent_data_processing": True,
 }
 MENTOR = {
-    "role": "mentor", "postcode": "75011", "channel": "recruitment_webinar",
-    "sector_interests": ["culture", "social_action"], "availability": ["weekend"],
-    "consent_given": True, "job_family": "project_development", "years_in_ess": 8,
-    "employment_status": "employee", "capacity": 2,
+    "first_name": "Karim", "last_name": "Benali", "email": "k.benali@example.org",
+    "postcode": "75011", "channel": "recruitment_webinar", "years_in_ess": 8,
+    "employment_status": "employee", "organisation": "Coopérative Alpha",
+    "sector_expertise": ["culture", "social_action"], "job_family": "project_development",
+    "capacity": 2, "availability": ["weekend"], "motivation": "Transmettre.",
+    "consent_data_processing": True,
 }
+
+
+def unique_mentee() -> dict:
+    tag = uuid.uuid4().hex[:10]
+    return {**MENTEE, "email": f"jeune-{tag}@example.org", "last_name": f"Nom{tag}"}
 
 
 def start_up(data_dir: Path, **extra_env: str):
@@ -85,15 +94,16 @@ def wait_for_report(data_dir: Path, predicate, timeout: float = 60.0) -> dict:
 def test_an_application_travels_from_intake_to_the_cohort_report(stack):
     process, data_dir, state = stack
     intake = state.services["intake"]
-    first = httpx.post(f"{intake}/applications", json=MENTEE, timeout=10)
+    first = httpx.post(f"{intake}/applications/mentee", json=MENTEE, timeout=10)
     assert first.status_code == 201, first.text
     assert first.json()["region"] == "BRE"
-    assert httpx.post(f"{intake}/applications", json=MENTOR, timeout=10).status_code == 201
-    bad = httpx.post(f"{intake}/applications", json={**MENTEE, "postcode": "99999"}, timeout=10)
+    assert httpx.post(f"{intake}/applications/mentor", json=MENTOR, timeout=10).status_code == 201
+    bad = httpx.post(f"{intake}/applications/mentee", json={**MENTEE, "postcode": "99999"},
+                     timeout=10)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "postcode"
     no_capacity = {k: v for k, v in MENTOR.items() if k != "capacity"}
-    bad = httpx.post(f"{intake}/applications", json=no_capacity, timeout=10)
+    bad = httpx.post(f"{intake}/applications/mentor", json=no_capacity, timeout=10)
     assert bad.status_code == 422
     assert bad.json()["errors"] == [{"code": "required", "field": "capacity",
                                      "message": "Ce champ est obligatoire."}]
@@ -133,7 +143,8 @@ def test_sigkilled_services_lose_nothing_and_count_nothing_twice(stack):
         with httpx.Client(timeout=5) as client:
             for _ in range(n):
                 try:
-                    if client.post(f"{intake}/applications", json=MENTEE).status_code == 201:
+                    answer = client.post(f"{intake}/applications/mentee", json=unique_mentee())
+                    if answer.status_code == 201:
                         accepted += 1
                 except httpx.HTTPError:
                     time.sleep(0.2)  # intake is restarting
@@ -162,7 +173,8 @@ def test_success_up_uses_the_servers_named_in_the_environment(own_servers, tmp_p
     try:
         assert (state.nats_url, state.database_url) == (ns.url, pg.url)
         assert not (data_dir / "postgres").exists() and not (data_dir / "nats").exists()
-        response = httpx.post(f"{state.services['intake']}/applications", json=MENTEE, timeout=10)
+        response = httpx.post(f"{state.services['intake']}/applications/mentee", json=MENTEE,
+                              timeout=10)
         assert response.status_code == 201
         wait_for_report(data_dir, lambda r: r["totals"]["applications_mentees"] == 1)
     finally:

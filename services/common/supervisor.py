@@ -9,6 +9,7 @@ then PostgreSQL. Every child dies with the supervisor, even if it is SIGKILLed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -70,8 +71,7 @@ class Stack:
                 self.nats_url = self.nats.url
         with console.status("Migrations des schémas…"):
             asyncio.run(migrate(self.database_url))
-        env = {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
-               "SUCCESS_DATABASE_URL": self.database_url}
+        env = self._service_env()
         for service in Service:
             port = _port_or_free(DEFAULT_PORTS[service], self.host)
             self.urls[service] = f"http://{self.host}:{port}"
@@ -83,6 +83,10 @@ class Stack:
         StackState(self.nats_url, self.database_url, {s.value: u for s, u in self.urls.items()},
                    os.getpid(), {s.value: p.pid for s, p in self.processes.items()},
                    ).write(self.data_dir)
+
+    def _service_env(self) -> dict[str, str]:
+        return {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
+                "SUCCESS_DATABASE_URL": self.database_url, **local_secrets(self.data_dir)}
 
     def _spawn(self, service: Service, port: int, env: dict[str, str]) -> subprocess.Popen:
         log = open(self.data_dir / f"{service.value}.log", "ab")
@@ -130,8 +134,7 @@ class Stack:
 
     def watch(self, stop: "StopFlag") -> None:
         """Keep the services running until asked to stop; restart one that crashes."""
-        env = {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
-               "SUCCESS_DATABASE_URL": self.database_url}
+        env = self._service_env()
         while not stop.requested:
             for service, process in list(self.processes.items()):
                 if process.poll() is not None and not stop.requested:
@@ -159,6 +162,23 @@ class Stack:
                 self.postgres.stop()
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         console.print("Tout est arrêté.")
+
+
+def local_secrets(data_dir: Path) -> dict[str, str]:
+    """The embedded system's secrets (token signing, vault master key): taken from the
+    environment when set, else made once and kept in the data directory (mode 600)."""
+    from services.common.auth import generate_secret
+    from services.intake.vault import generate_master_key
+
+    path = data_dir / "secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {"SUCCESS_AUTH_SECRET": generate_secret, "SUCCESS_VAULT_MASTER_KEY": generate_master_key}
+    secrets = {name: os.environ.get(name) or stored.get(name) or make()
+               for name, make in wanted.items()}
+    if secrets != stored:
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(secrets))
+    return secrets
 
 
 class StopFlag:

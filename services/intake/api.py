@@ -1,112 +1,224 @@
-"""Public intake API. The exact birth date and postcode are reduced to an age band and a
-département here and never stored (personal data stays out of events)."""
+"""Public intake API: three ways in (mentee, referral by a referrer, mentor).
+
+Identity, contacts, the exact birth date and free text go to the vault only; the events get an
+age band, a département and codes. A malformed request is refused with 422 before anything is
+stored; a well-formed but ineligible one is recorded (counted, nothing personal kept).
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
-from uuid import UUID, uuid4
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from events import Metadata
-from events.geography import REGION_OF_DEPARTEMENT, departement_of_postcode
-from events.intake import ApplicationReceived
+from events.geography import departement_of_postcode
 from events.vocabulary import (
     AvailabilitySlot,
     EmploymentStatus,
     JobFamily,
     RecruitmentChannel,
+    ReferrerKind,
     Role,
     Sector,
 )
+from services.common.api import error_body, french_error
 from services.common.runtime import runtime_of
-from services.intake.domain import SubmitApplication, age_band, age_on, decide, replay
+from services.intake import domain
+from services.intake.workflow import Identity, IdempotencyKeyReused, Intake
 
 router = APIRouter(tags=["candidatures"])
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
+FreeText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Postcode = Annotated[str, Field(pattern=r"^\d{5}$", description="code postal, ex. 29200")]
 
-class ApplicationRequest(BaseModel):
-    """A mentee or mentor application (the walking-skeleton subset of the intake form)."""
 
-    model_config = ConfigDict(extra="forbid")
+def _email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise french_error("invalid_email", "Adresse e-mail invalide : vérifiez-la "
+                           "(ex. prenom.nom@exemple.fr).") from None
 
-    role: Role
-    postcode: Annotated[str, Field(pattern=r"^\d{5}$", description="code postal, ex. 75011")]
+
+EmailStr = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=200,
+    description="Rejouer la même requête avec la même clé renvoie la même réponse.")]
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    first_name: Name
+    last_name: Name
+    email: EmailStr
+    phone: Phone | None = None
+    postcode: Postcode
     channel: RecruitmentChannel
-    sector_interests: Annotated[list[Sector], Field(min_length=1)]
     availability: Annotated[list[AvailabilitySlot], Field(min_length=1)]
-    remote_ok: bool = False
-    consent_given: bool
-    birth_date: date | None = Field(default=None, description="mentoré·e : date de naissance")
-    aspirations: list[JobFamily] = Field(default_factory=list)
-    job_family: JobFamily | None = None
-    years_in_ess: Annotated[int, Field(ge=0, le=60)] | None = None
-    employment_status: EmploymentStatus | None = None
-    capacity: Annotated[int, Field(ge=1, le=3)] | None = None
+    remote_ok: bool = Field(False, description="le mentorat à distance convient")
+    consent_data_processing: bool = Field(description="consentement au traitement des données")
 
     @field_validator("postcode")
     @classmethod
     def _known_postcode(cls, value: str) -> str:
         if departement_of_postcode(value) is None:
-            raise ValueError("Code postal inconnu : indiquez un code postal français à 5 chiffres.")
+            raise french_error("unknown_postcode", "Code postal inconnu : indiquez un code "
+                               "postal français à 5 chiffres.")
+        return value
+
+    @field_validator("consent_data_processing")
+    @classmethod
+    def _consent(cls, value: bool) -> bool:
+        if not value:
+            raise french_error("consent_required", "Le consentement au traitement des données "
+                               "est obligatoire pour candidater.")
         return value
 
 
-_MENTEE_FIELDS = ("birth_date",)
-_MENTOR_FIELDS = ("job_family", "years_in_ess", "employment_status", "capacity")
+class MenteeApplication(_Form):
+    """Un·e jeune de 18 à 30 ans qui candidate comme mentoré·e."""
+
+    birth_date: date
+    establishment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        Field(None, description="université, structure ou mission locale d'origine"))
+    sector_interests: Annotated[list[Sector], Field(min_length=1, description=(
+        "secteurs de l'ESS qui l'intéressent (vocabulaire fermé, version 1)"))]
+    aspirations: list[JobFamily] = Field(default_factory=list, description="métiers visés")
+    career_goals: FreeText | None = Field(None, description="projet professionnel, en clair")
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        if value.year < 1900 or value > date.today():
+            raise french_error("implausible_date", "Date de naissance invraisemblable : "
+                               "vérifiez-la (format AAAA-MM-JJ).")
+        return value
 
 
-def _require(body: ApplicationRequest, fields: tuple[str, ...]) -> None:
-    """Fields required for the applicant's role: a 422 naming each missing one."""
-    missing = [f for f in fields if getattr(body, f) is None]
-    if missing:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body", f), "msg": "required", "input": None}
-             for f in missing])
+class MentorApplication(_Form):
+    """Un·e professionnel·le de l'ESS qui candidate comme mentor (questionnaire)."""
+
+    years_in_ess: Annotated[int, Field(ge=0, le=60, description="années d'expérience dans l'ESS")]
+    employment_status: EmploymentStatus
+    organisation: Name
+    sector_expertise: Annotated[list[Sector], Field(min_length=1)]
+    job_family: JobFamily
+    capacity: Annotated[int, Field(ge=1, le=3, description="nombre de mentoré·es (1 à 3)")]
+    motivation: FreeText
 
 
-class ApplicationAccepted(BaseModel):
-    application_id: UUID
+class Referrer(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: ReferrerKind
+    first_name: Name
+    last_name: Name
+    email: EmailStr
+    phone: Phone | None = None
+    organisation: Name | None = None
+
+
+class ReferralApplication(BaseModel):
+    """Un·e prescripteur·rice inscrit un·e jeune (avec le consentement de ce·tte jeune)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    referrer: Referrer
+    young_person: MenteeApplication
+
+
+class ApplicationAnswer(BaseModel):
+    application_id: str
+    status: str
     region: str
-    status: str = "received"
+    cohort: str
+    message: str
+    duplicate: bool = False
+    reasons: list[dict[str, str]] = Field(default_factory=list)
 
 
-@router.post("/applications", status_code=status.HTTP_201_CREATED,
-             summary="Déposer une candidature (mentoré·e ou mentor)")
-async def submit_application(body: ApplicationRequest, request: Request) -> ApplicationAccepted:
-    runtime = runtime_of(request)
-    departement = departement_of_postcode(body.postcode)
-    assert departement is not None  # validated above
-    today = runtime.clock.now().date()
-    is_mentee = body.role is Role.mentee
-    _require(body, _MENTEE_FIELDS if is_mentee else _MENTOR_FIELDS)
-    application_id, person_id = uuid4(), uuid4()
-    profile = ApplicationReceived(
-        application_id=application_id,
-        person_id=person_id,
-        role=body.role,
-        channel=body.channel,
-        departement=departement,
-        sector_interests=tuple(dict.fromkeys(body.sector_interests)),
-        remote_ok=body.remote_ok,
-        availability=tuple(dict.fromkeys(body.availability)),
-        aspirations=tuple(dict.fromkeys(body.aspirations)) if is_mentee else (),
-        age_band=age_band(age_on(body.birth_date, today)) if is_mentee else None,
-        job_family=None if is_mentee else body.job_family,
-        years_in_ess=None if is_mentee else body.years_in_ess,
-        employment_status=None if is_mentee else body.employment_status,
-        capacity=None if is_mentee else body.capacity,
-        consent_given=body.consent_given,
-    )
-    region = REGION_OF_DEPARTEMENT[departement]
-    stream = f"application-{application_id}"
-    assert runtime.store is not None
-    async with runtime.store.transaction() as tx:
-        history = [e.data for e in await tx.read_stream(stream)]
-        events = decide(replay(history), SubmitApplication(profile))
-        await tx.append(stream, len(history), events,
-                        Metadata(region=region, actor="applicant", correlation_id=uuid4()))
-    return ApplicationAccepted(application_id=application_id, region=region)
+def _distinct(values: list[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def _common(form: _Form) -> dict[str, Any]:
+    return {"channel": form.channel, "departement": departement_of_postcode(form.postcode),
+            "availability": _distinct(form.availability), "remote_ok": form.remote_ok,
+            "consent_given": form.consent_data_processing}
+
+
+def _mentee_profile(form: MenteeApplication, today: date) -> dict[str, Any]:
+    age = domain.age_on(form.birth_date, today)
+    return {**_common(form), "role": Role.mentee, "age": age, "age_band": domain.age_band(age),
+            "sector_interests": _distinct(form.sector_interests),
+            "aspirations": _distinct(form.aspirations), "job_family": None,
+            "years_in_ess": None, "employment_status": None, "capacity": None}
+
+
+def _identity(form: _Form, extra: dict[str, Any]) -> Identity:
+    record = form.model_dump(mode="json", exclude={
+        "channel", "availability", "remote_ok", "consent_data_processing", "sector_interests",
+        "aspirations", "sector_expertise", "job_family", "capacity", "years_in_ess",
+        "employment_status"})
+    return Identity(record={**record, **extra}, email=str(form.email), first_name=form.first_name,
+                    last_name=form.last_name, birth_date=getattr(form, "birth_date", None))
+
+
+async def _submit(request: Request, profile: dict[str, Any], identity: Identity,
+                  key: str | None) -> JSONResponse:
+    intake: Intake = runtime_of(request).state["intake"]
+    try:
+        outcome = await intake.submit(profile, identity, key)
+    except IdempotencyKeyReused:
+        return JSONResponse(status_code=422, content=error_body(
+            "idempotency_key_reused", "Cette clé d'idempotence a déjà servi pour une autre "
+            "requête : utilisez une nouvelle clé.", "Idempotency-Key"))
+    return JSONResponse(status_code=outcome.status_code, content=outcome.body)
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"model": ApplicationAnswer, "description": "Candidature enregistrée (ou refusée : "
+          "voir `status` et `reasons`)."},
+    200: {"model": ApplicationAnswer, "description": "Déjà candidat·e : la candidature existante."},
+    422: {"description": "Requête invalide : rien n'est enregistré."},
+}
+
+
+@router.post("/applications/mentee", status_code=201, responses=_RESPONSES,
+             summary="Candidater comme mentoré·e (18-30 ans)")
+async def apply_as_mentee(form: MenteeApplication, request: Request,
+                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    today = runtime_of(request).clock.now().date()
+    return await _submit(request, _mentee_profile(form, today), _identity(form, {}),
+                         idempotency_key)
+
+
+@router.post("/applications/referral", status_code=201, responses=_RESPONSES,
+             summary="Inscrire un·e jeune en tant que prescripteur·rice")
+async def refer_a_young_person(form: ReferralApplication, request: Request,
+                               idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    today = runtime_of(request).clock.now().date()
+    profile = {**_mentee_profile(form.young_person, today), "channel": RecruitmentChannel.referrer,
+               "referrer_kind": form.referrer.kind}
+    identity = _identity(form.young_person, {
+        "referrer": form.referrer.model_dump(mode="json"),
+        "channel_declared": form.young_person.channel.value})
+    return await _submit(request, profile, identity, idempotency_key)
+
+
+@router.post("/applications/mentor", status_code=201, responses=_RESPONSES,
+             summary="Candidater comme mentor (professionnel·le de l'ESS)")
+async def apply_as_mentor(form: MentorApplication, request: Request,
+                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    profile = {**_common(form), "role": Role.mentor, "age_band": None, "aspirations": (),
+               "sector_interests": _distinct(form.sector_expertise),
+               "job_family": form.job_family, "years_in_ess": form.years_in_ess,
+               "employment_status": form.employment_status, "capacity": form.capacity}
+    return await _submit(request, profile, _identity(form, {}), idempotency_key)

@@ -1,0 +1,265 @@
+"""Staff back-office of intake: bearer tokens with a role and a region.
+
+Referents see and act only on their region; admins act everywhere (or on their region when
+their token names one); analysts read the pseudonymous list only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from events.base import RegionCode
+from events.geography import REGIONS
+from events.intake import RegionSettingsChanged
+from events.vocabulary import (
+    CandidateDeclineReason,
+    Departement,
+    InterviewOutcome,
+    MeetingFormat,
+    RecruitmentChannel,
+    ReroutingReason,
+    Role,
+    WithdrawalReason,
+)
+from services.common.auth import Principal, StaffRole, require_region, staff, visible_regions
+from services.common.errors import DomainError
+from services.common.runtime import runtime_of
+from services.intake import domain
+from services.intake.domain import STATUS_LABELS, Status
+from services.intake.workflow import Intake
+
+router = APIRouter(prefix="/staff", tags=["back-office"])
+
+Acting = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin))]
+Reading = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin,
+                                              StaffRole.analyst))]
+Admin = Annotated[Principal, Depends(staff(StaffRole.admin))]
+
+
+def _intake(request: Request) -> Intake:
+    return runtime_of(request).state["intake"]  # type: ignore[return-value]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApplicationRow(BaseModel):
+    application_id: UUID
+    person_id: UUID
+    role: str
+    status: str
+    status_label: str
+    region: str
+    channel: str
+    cohort: str
+    departement: str
+    submitted_at: datetime
+    updated_at: datetime
+
+
+def _row(row: Any) -> ApplicationRow:
+    return ApplicationRow(**row._mapping, status_label=STATUS_LABELS[Status(row.status)])
+
+
+@router.get("/applications", summary="Lister et filtrer les candidatures")
+async def list_applications(
+    request: Request, principal: Reading,
+    status: Status | None = None, region: RegionCode | None = None,
+    channel: RecruitmentChannel | None = None, role: Role | None = None,
+    cohort: Annotated[str | None, Query(pattern=r"^\d{4}-(03|06|09|12)$")] = None,
+    submitted_from: date | None = None, submitted_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ApplicationRow]:
+    if region is not None:
+        require_region(principal, region)
+    allowed = visible_regions(principal)
+    clauses, params = ["true"], {"limit": limit, "offset": offset}
+    for name, value in (("status", status), ("region", region), ("channel", channel),
+                        ("role", role), ("cohort", cohort)):
+        if value is not None:
+            clauses.append(f"{name} = :{name}")
+            params[name] = str(value.value if hasattr(value, "value") else value)
+    if allowed is not None:
+        clauses.append("region = ANY(:allowed)")
+        params["allowed"] = sorted(allowed)
+    if submitted_from is not None:
+        clauses.append("submitted_at::date >= :since")
+        params["since"] = submitted_from
+    if submitted_to is not None:
+        clauses.append("submitted_at::date <= :until")
+        params["until"] = submitted_to
+    async with _intake(request).store.engine.connect() as conn:
+        rows = await conn.execute(text(
+            f"SELECT application_id, person_id, role, status, region, channel, cohort, departement, "
+            f"submitted_at, updated_at FROM intake.applications WHERE {' AND '.join(clauses)} "
+            "ORDER BY submitted_at DESC LIMIT :limit OFFSET :offset"), params)
+        return [_row(r) for r in rows]
+
+
+class ApplicationDetail(BaseModel):
+    application: ApplicationRow
+    history: list[dict[str, Any]]
+    identity: dict[str, Any] | None = Field(
+        None, description="données personnelles (coffre) : référent·es et admins seulement")
+
+
+@router.get("/applications/{application_id}", summary="Une candidature, son historique et "
+            "l'identité de la personne")
+async def application_detail(application_id: UUID, request: Request,
+                             principal: Reading) -> ApplicationDetail:
+    intake = _intake(request)
+    _state, row = await intake.load(application_id)
+    require_region(principal, row.region)
+    history = [{"type": e.type, "at": e.recorded_at, "actor": e.actor,
+                "data": e.data.model_dump(mode="json")}
+               for e in await intake.store.read_stream(f"application-{application_id}")]
+    identity = None
+    if principal.role is not StaffRole.analyst:
+        async with intake.store.engine.connect() as conn:
+            identity = await intake.vault.get(conn, row.person_id)
+    return ApplicationDetail(application=_row(row), history=history, identity=identity)
+
+
+async def _act(request: Request, principal: Principal, application_id: UUID, make) -> ApplicationRow:
+    intake = _intake(request)
+    await intake.act(application_id, principal.subject, make,
+                     check=lambda row: require_region(principal, row.region))
+    _state, row = await intake.load(application_id)
+    return _row(row)
+
+
+class InterviewRequest(_Body):
+    scheduled_at: AwareDatetime
+    format: MeetingFormat = MeetingFormat.in_person
+
+
+class InterviewBooked(BaseModel):
+    interview_id: UUID
+    application: ApplicationRow
+
+
+@router.post("/applications/{application_id}/interviews", status_code=201,
+             summary="Programmer l'entretien (motivation pour un·e jeune, individuel pour un mentor)")
+async def schedule_interview(application_id: UUID, body: InterviewRequest, request: Request,
+                             principal: Acting) -> InterviewBooked:
+    interview_id = uuid4()
+    row = await _act(request, principal, application_id, lambda s, _: domain.ScheduleInterview(
+        interview_id, body.scheduled_at, body.format, principal.subject))
+    return InterviewBooked(interview_id=interview_id, application=row)
+
+
+class InterviewResult(_Body):
+    outcome: InterviewOutcome
+
+
+@router.post("/applications/{application_id}/interviews/{interview_id}/outcome",
+             summary="Enregistrer l'avis après l'entretien")
+async def record_interview(application_id: UUID, interview_id: UUID, body: InterviewResult,
+                           request: Request, principal: Acting) -> ApplicationRow:
+    return await _act(request, principal, application_id, lambda s, _: domain.CompleteInterview(
+        interview_id, body.outcome, principal.subject))
+
+
+@router.post("/applications/{application_id}/admit", summary="Admettre la personne")
+async def admit(application_id: UUID, request: Request, principal: Acting) -> ApplicationRow:
+    return await _act(request, principal, application_id,
+                      lambda s, _: domain.Admit(principal.subject))
+
+
+class DeclineRequest(_Body):
+    reason: CandidateDeclineReason
+
+
+@router.post("/applications/{application_id}/decline", summary="Ne pas retenir la candidature")
+async def decline(application_id: UUID, body: DeclineRequest, request: Request,
+                  principal: Acting) -> ApplicationRow:
+    return await _act(request, principal, application_id, lambda s, _: domain.Decline(body.reason))
+
+
+class WithdrawalRequest(_Body):
+    reason: WithdrawalReason
+
+
+@router.post("/applications/{application_id}/withdrawal", summary="Enregistrer un retrait")
+async def withdraw(application_id: UUID, body: WithdrawalRequest, request: Request,
+                   principal: Acting) -> ApplicationRow:
+    return await _act(request, principal, application_id, lambda s, _: domain.Withdraw(body.reason))
+
+
+class RerouteRequest(_Body):
+    to_region: RegionCode
+    reason: ReroutingReason
+
+
+@router.post("/applications/{application_id}/reroute",
+             summary="Réorienter la candidature vers une autre région")
+async def reroute(application_id: UUID, body: RerouteRequest, request: Request,
+                  principal: Acting) -> ApplicationRow:
+    intake = _intake(request)
+    return await _act(request, principal, application_id, lambda s, settings: domain.Reroute(
+        body.to_region, body.reason, intake.current_cohort(), settings))
+
+
+class RegionView(BaseModel):
+    region: str
+    name: str
+    served: bool
+    departements: list[str]
+    cohort: str
+    objective_mentees: int
+    objective_mentors: int
+
+
+@router.get("/regions", summary="Critères et objectifs des régions")
+async def regions(request: Request, principal: Reading) -> list[RegionView]:
+    intake = _intake(request)
+    async with intake.store.engine.connect() as conn:
+        settings = await intake.region_settings(conn)
+    return [RegionView(name=REGIONS[s.region], departements=list(s.departements),
+                       **{k: getattr(s, k) for k in ("region", "served", "cohort",
+                                                      "objective_mentees", "objective_mentors")})
+            for s in settings.values()]
+
+
+class RegionRequest(_Body):
+    served: bool
+    departements: Annotated[list[Departement], Field(min_length=1)]
+    objective_mentees: Annotated[int, Field(ge=0, le=10_000)]
+    objective_mentors: Annotated[int, Field(ge=0, le=10_000)]
+
+
+class RegionChanged(BaseModel):
+    region: RegionView
+    routed_from_waiting_list: list[UUID]
+
+
+@router.put("/regions/{region}", summary="Modifier les critères et objectifs d'une région "
+            "(cohorte en cours)")
+async def change_region(region: RegionCode, body: RegionRequest, request: Request,
+                        principal: Acting) -> RegionChanged:
+    if region not in REGIONS:
+        raise DomainError("unknown_region", f"Région inconnue : {region}.", "region", status=404)
+    require_region(principal, region)
+    intake = _intake(request)
+    change = RegionSettingsChanged(
+        region=region, served=body.served, departements=tuple(dict.fromkeys(body.departements)),
+        cohort=intake.current_cohort(), objective_mentees=body.objective_mentees,
+        objective_mentors=body.objective_mentors)
+    routed = await intake.change_region(change, principal.subject)
+    view = next(r for r in await regions(request, principal) if r.region == region)
+    return RegionChanged(region=view, routed_from_waiting_list=routed)
+
+
+@router.delete("/persons/{person_id}", summary="Effacer une personne (droit à l'effacement)")
+async def erase_person(person_id: UUID, request: Request, principal: Admin) -> dict[str, Any]:
+    if not await _intake(request).erase(person_id, principal.subject):
+        raise DomainError("person_not_found", "Personne introuvable (déjà effacée ?).")
+    return {"person_id": str(person_id), "erased": True,
+            "message": "Les données personnelles ont été détruites ; PersonErased est publié."}

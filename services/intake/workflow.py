@@ -1,0 +1,290 @@
+"""The intake shell: loads state, asks the pure domain, appends, keeps the applications list.
+
+Every command is one database transaction: the events, the applications list row, the vault
+record and the idempotency key commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events import Metadata
+from events.geography import REGION_OF_DEPARTEMENT
+from events.intake import ApplicationReceived, PersonErased, RegionSettingsChanged
+from events.vocabulary import cohort_for
+from services.common.clock import Clock
+from services.common.settings import Settings
+from services.common.store import EventStore, Transaction
+from services.intake import domain
+from services.intake.domain import Application, RegionSettings, Status
+from services.intake.vault import Vault, identity_key, normalise_email
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What only the vault keeps: who the person is and what they wrote."""
+
+    record: dict[str, Any]
+    email: str
+    first_name: str
+    last_name: str
+    birth_date: Any | None  # date, for mentees
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int
+    body: dict[str, Any]
+
+
+class _Duplicate(Exception):
+    def __init__(self, person_id: UUID) -> None:
+        self.person_id = person_id
+
+
+class IdempotencyKeyReused(Exception):
+    pass
+
+
+def application_stream(application_id: UUID) -> str:
+    return f"application-{application_id}"
+
+
+class Intake:
+    def __init__(self, store: EventStore, vault: Vault, settings: Settings, clock: Clock) -> None:
+        self.store = store
+        self.vault = vault
+        self.settings = settings
+        self.clock = clock
+
+    def current_cohort(self) -> str:
+        return cohort_for(self.clock.now().date())
+
+    # -- region settings --------------------------------------------------------------------
+
+    async def region_settings(self, conn: AsyncConnection) -> dict[str, RegionSettings]:
+        settings = domain.default_settings(
+            self.settings.served_region_codes(), self.current_cohort(),
+            self.settings.objective_mentees, self.settings.objective_mentors)
+        rows = await conn.execute(text(
+            "SELECT data FROM intake.events WHERE type = 'RegionSettingsChanged' "
+            "ORDER BY position"))
+        for row in rows:
+            settings = domain.apply_settings(settings, RegionSettingsChanged.model_validate(row.data))
+        return settings
+
+    async def _routed_counts(self, conn: AsyncConnection, role: str, cohort: str) -> dict[str, int]:
+        rows = await conn.execute(text(
+            "SELECT region, count(*) AS n FROM intake.applications WHERE cohort = :cohort AND "
+            "role = :role AND status NOT IN ('rejected', 'waiting_list') GROUP BY region"),
+            {"cohort": cohort, "role": role})
+        return {row.region: row.n for row in rows}
+
+    async def change_region(self, change: RegionSettingsChanged, actor: str) -> list[UUID]:
+        """Record a region's settings; when it starts taking part, route its waiting list."""
+        stream = f"region-{change.region}"
+        async with self.store.transaction() as tx:
+            version = len(await tx.read_stream(stream))
+            await tx.append(stream, version, [change], self._metadata(change.region, actor))
+        if not change.served:
+            return []
+        async with self.store.engine.connect() as conn:
+            waiting = [row.application_id for row in await conn.execute(text(
+                "SELECT application_id FROM intake.applications WHERE status = 'waiting_list' "
+                "AND region = :region ORDER BY submitted_at"), {"region": change.region})]
+        for application_id in waiting:
+            await self.act(application_id, actor, lambda s, settings: domain.Reroute(
+                change.region, None, self.current_cohort(), settings))
+        return waiting
+
+    # -- submissions ------------------------------------------------------------------------
+
+    async def submit(self, profile_fields: dict[str, Any], identity: Identity,
+                     idempotency_key: str | None) -> Outcome:
+        digest = hashlib.sha256(json.dumps(
+            {"profile": profile_fields, "identity": identity.record}, sort_keys=True,
+            default=str).encode()).hexdigest()
+        try:
+            async with self.store.transaction() as tx:
+                if idempotency_key:
+                    stored = await self._claim_key(tx, idempotency_key, digest)
+                    if stored is not None:
+                        return stored
+                outcome = await self._submit(tx, profile_fields, identity)
+                if idempotency_key:
+                    await tx.connection.execute(text(
+                        "UPDATE intake.idempotency_keys SET status_code = :code, "
+                        "response = CAST(:body AS jsonb) WHERE key = :key"),
+                        {"code": outcome.status_code, "body": json.dumps(outcome.body),
+                         "key": idempotency_key})
+                return outcome
+        except _Duplicate as duplicate:
+            return await self._existing(duplicate.person_id)
+
+    async def _claim_key(self, tx: Transaction, key: str, digest: str) -> Outcome | None:
+        tx.note_write()
+        claimed = await tx.connection.execute(text(
+            "INSERT INTO intake.idempotency_keys (key, request_digest, created_at) "
+            "VALUES (:key, :digest, :at) ON CONFLICT DO NOTHING RETURNING key"),
+            {"key": key, "digest": digest, "at": self.clock.now()})
+        if claimed.first() is not None:
+            return None
+        row = (await tx.connection.execute(text(
+            "SELECT request_digest, status_code, response FROM intake.idempotency_keys "
+            "WHERE key = :key"), {"key": key})).one()
+        if row.request_digest != digest:
+            raise IdempotencyKeyReused
+        return Outcome(row.status_code, row.response)
+
+    async def _submit(self, tx: Transaction, fields: dict[str, Any], identity: Identity) -> Outcome:
+        now = self.clock.now()
+        cohort = self.current_cohort()
+        application_id = uuid4()
+        person_id = uuid4()
+        role = domain.Role(fields["role"])
+        rejection = domain.ineligibility(
+            role, age=fields.pop("age", None), years_in_ess=fields.get("years_in_ess"))
+        profile = ApplicationReceived(application_id=application_id, person_id=person_id, **fields)
+        home = REGION_OF_DEPARTEMENT[profile.departement]
+        if rejection:  # keep nothing of an ineligible person: no vault, no lookup keys
+            routing = domain.RoutingDecision(home, domain.RoutingBasis.waiting_list, ())
+        else:
+            await self._claim_identity(tx, role, identity, person_id)
+            await self.vault.put(tx.connection, person_id, identity.record)
+            settings = await self.region_settings(tx.connection)
+            routing = domain.route(profile.departement, profile.remote_ok, role, settings,
+                                   await self._routed_counts(tx.connection, role.value, cohort))
+        events = domain.decide(domain.Submit(profile, rejection, routing, cohort), Application())
+        stream = application_stream(application_id)
+        await tx.append(stream, 0, events, self._metadata(routing.to_region, "applicant"))
+        state = domain.replay(events)
+        await self._save_row(tx.connection, state, cohort, now)
+        body: dict[str, Any] = {"application_id": str(application_id), "status": state.status,
+                                "region": state.region, "cohort": cohort}
+        if rejection:
+            body["reasons"] = [{"code": r.value, "message": domain.REJECTION_MESSAGES[r]}
+                               for r in rejection]
+            body["message"] = "Votre candidature ne remplit pas les conditions du programme."
+        elif state.status is Status.waiting_list:
+            body["message"] = ("Merci ! Votre région ne participe pas encore au programme : "
+                               "votre candidature est gardée en liste d'attente.")
+        else:
+            body["message"] = ("Merci ! Votre candidature est enregistrée ; la CRESS de votre "
+                               "région vous contactera pour un entretien.")
+        return Outcome(201, body)
+
+    async def _claim_identity(self, tx: Transaction, role: domain.Role, identity: Identity,
+                              person_id: UUID) -> None:
+        """Unique lookup keys find the same person applying twice, even at the same instant
+        (the second insert waits for the first transaction, then sees its key)."""
+        tx.note_write()
+        keys = [(f"{role.value}:email", normalise_email(identity.email))]
+        if identity.birth_date is not None:
+            keys.append((f"{role.value}:identity", identity_key(
+                identity.first_name, identity.last_name, identity.birth_date)))
+        for kind, value in keys:
+            holder = await self.vault.add_blind_index(tx.connection, kind, value, person_id)
+            if holder is not None and holder != person_id:
+                raise _Duplicate(holder)
+
+    async def _existing(self, person_id: UUID) -> Outcome:
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(text(
+                "SELECT application_id, status, region, cohort FROM intake.applications "
+                "WHERE person_id = :person ORDER BY submitted_at LIMIT 1"),
+                {"person": person_id})).one()
+        return Outcome(200, {
+            "application_id": str(row.application_id), "status": row.status,
+            "region": row.region, "cohort": row.cohort, "duplicate": True,
+            "message": "Vous avez déjà déposé une candidature : la voici. Pour la modifier, "
+                       "contactez la CRESS de votre région."})
+
+    # -- staff actions ----------------------------------------------------------------------
+
+    async def load(self, application_id: UUID) -> tuple[Application, Any]:
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(text(
+                "SELECT * FROM intake.applications WHERE application_id = :id"),
+                {"id": application_id})).first()
+        if row is None:
+            raise domain.DomainError("not_found", "Candidature introuvable : vérifiez "
+                                     "l'identifiant.")
+        events = await self.store.read_stream(application_stream(application_id))
+        return domain.replay([e.data for e in events]), row
+
+    async def act(self, application_id: UUID, actor: str,
+                  command: Callable[[Application, dict[str, RegionSettings]], object],
+                  check: Callable[[Any], None] | None = None) -> Application:
+        """Run one staff command on an application (``check`` vets the list row first,
+        e.g. the referent's region)."""
+        stream = application_stream(application_id)
+        async with self.store.transaction() as tx:
+            row = (await tx.connection.execute(text(
+                "SELECT * FROM intake.applications WHERE application_id = :id"),
+                {"id": application_id})).first()
+            if row is None:
+                raise domain.DomainError("not_found", "Candidature introuvable : vérifiez "
+                                         "l'identifiant.")
+            if check is not None:
+                check(row)
+            history = [e.data for e in await tx.read_stream(stream)]
+            state = domain.replay(history)
+            settings = await self.region_settings(tx.connection)
+            events = domain.decide(command(state, settings), state)
+            new_state = domain.replay([*history, *events])
+            await tx.append(stream, len(history), events,
+                            self._metadata(new_state.region or row.region, actor))
+            await self._save_row(tx.connection, new_state, row.cohort, row.submitted_at)
+            return new_state
+
+    async def erase(self, person_id: UUID, actor: str) -> bool:
+        """Crypto-shredding: destroy the person's vault key and record, publish PersonErased."""
+        from services.intake.vault import vacuum
+
+        async with self.store.transaction() as tx:
+            region = (await tx.connection.execute(text(
+                "SELECT region FROM intake.applications WHERE person_id = :p LIMIT 1"),
+                {"p": person_id})).scalar()
+            tx.note_write()
+            existed = await self.vault.erase(tx.connection, person_id)
+            if not existed and region is None:
+                return False
+            stream = f"person-{person_id}"
+            if await tx.read_stream(stream):
+                return True  # erased before
+            await tx.append(stream, 0, [PersonErased(person_id=person_id)],
+                            self._metadata(region or self.settings.region, actor))
+        await vacuum(self.store.engine)  # old row versions of the vault go for good
+        return True
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _metadata(self, region: str, actor: str) -> Metadata:
+        return Metadata(region=region, actor=actor, correlation_id=uuid4())
+
+    async def _save_row(self, conn: AsyncConnection, state: Application, cohort: str,
+                        submitted_at: datetime) -> None:
+        profile = state.profile
+        assert profile is not None and state.status is not None
+        await conn.execute(text(
+            "INSERT INTO intake.applications (application_id, person_id, role, status, region, "
+            "channel, cohort, departement, submitted_at, updated_at) VALUES (:id, :person, "
+            ":role, :status, :region, :channel, :cohort, :dep, :submitted, :now) "
+            "ON CONFLICT (application_id) DO UPDATE SET status = EXCLUDED.status, "
+            "region = EXCLUDED.region, updated_at = EXCLUDED.updated_at"),
+            {"id": profile.application_id, "person": profile.person_id, "role": profile.role.value,
+             "status": state.status.value,
+             "region": state.region or REGION_OF_DEPARTEMENT[profile.departement],
+             "channel": profile.channel.value, "cohort": cohort, "dep": profile.departement,
+             "submitted": submitted_at, "now": self.clock.now()})
+
+
