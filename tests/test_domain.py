@@ -13,7 +13,17 @@ from events.geography import REGION_OF_DEPARTEMENT, departement_of_postcode
 from events.intake import ApplicationReceived, ApplicationRejected, CandidateAdmitted, PersonErased
 from events.matching import PairEnded, PairFormed
 from events.vocabulary import AgeBand
-from services.intake.domain import DomainError, SubmitApplication, age_band, age_on, decide, replay
+from events.intake import (
+    ApplicationRouted,
+    ApplicationWithdrawn,
+    CandidateDeclined,
+    InterviewCompleted,
+    InterviewScheduled,
+)
+from events.vocabulary import RoutingBasis
+from services.common.errors import DomainError
+from services.intake import domain
+from services.intake.domain import age_band, age_on, decide, replay
 from services.reporting.views import CohortFunnel, cohort_for, fold, funnel_rows
 
 PERSON = UUID("00000000-0000-0000-0000-000000000001")
@@ -43,17 +53,122 @@ def envelope(data, when=datetime(2025, 7, 10, 9, tzinfo=UTC), region="BRE", vers
                 occurred_at=when, recorded_at=when)
 
 
-# -- intake: decide -------------------------------------------------------------------------
+# -- intake: given events, when a command, then events (or a refusal) ---------------------
 
-def test_a_new_application_is_received():
-    profile = received()
-    assert decide(replay([]), SubmitApplication(profile)) == [profile]
+INTERVIEW = UUID("00000000-0000-0000-0000-0000000000aa")
+WHEN = datetime(2026, 1, 20, 9, tzinfo=UTC)
 
 
-def test_an_application_cannot_be_submitted_twice():
-    with pytest.raises(DomainError) as refused:
-        decide(replay([received()]), SubmitApplication(received()))
-    assert refused.value.code == "already_submitted"
+def routed_to(region="BRE", basis=RoutingBasis.departement, from_region=None):
+    return ApplicationRouted(application_id=APPLICATION, person_id=PERSON, role="mentee",
+                             to_region=region, from_region=from_region, basis=basis,
+                             candidate_regions=(region,), cohort="2026-03", rerouting_reason=None)
+
+
+APPLICATION = uuid4()
+RECEIVED = received().model_copy(update={"application_id": APPLICATION})
+SCHEDULED = InterviewScheduled(interview_id=INTERVIEW, application_id=APPLICATION, person_id=PERSON,
+                               kind="motivation", scheduled_at=WHEN, format="remote",
+                               referent_id="ref-1")
+
+
+def completed(outcome="favourable"):
+    return InterviewCompleted(interview_id=INTERVIEW, application_id=APPLICATION, person_id=PERSON,
+                              kind="motivation", referent_id="ref-1", outcome=outcome)
+
+
+SETTINGS = {"BRE": domain.RegionSettings("BRE", True, ("29",), "2026-03", 10, 10),
+            "IDF": domain.RegionSettings("IDF", True, ("75",), "2026-03", 10, 10)}
+
+LIFECYCLE = [
+    # given, when, then (event types) or the refusal code
+    ([], domain.Submit(RECEIVED, (), domain.RoutingDecision("BRE", RoutingBasis.departement,
+                                                            ("BRE",)), "2026-03"),
+     ["ApplicationReceived", "ApplicationRouted"]),
+    ([], domain.Submit(RECEIVED, (domain.RejectionReason.mentee_too_old,),
+                       domain.RoutingDecision("BRE", RoutingBasis.waiting_list, ()), "2026-03"),
+     ["ApplicationReceived", "ApplicationRejected"]),
+    ([RECEIVED, routed_to()], domain.Submit(RECEIVED, (), domain.RoutingDecision(
+        "BRE", RoutingBasis.departement, ("BRE",)), "2026-03"), "already_submitted"),
+    ([RECEIVED, routed_to()], domain.ScheduleInterview(INTERVIEW, WHEN, "remote", "ref-1"),
+     ["InterviewScheduled"]),
+    ([RECEIVED, routed_to()], domain.Admit("ref-1"), "invalid_transition"),  # no interview yet
+    ([RECEIVED, routed_to(), SCHEDULED], domain.CompleteInterview(INTERVIEW, "favourable", "ref-1"),
+     ["InterviewCompleted"]),
+    ([RECEIVED, routed_to(), SCHEDULED, completed()],
+     domain.CompleteInterview(INTERVIEW, "favourable", "ref-1"), "interview_already_completed"),
+    ([RECEIVED, routed_to(), SCHEDULED], domain.CompleteInterview(uuid4(), "favourable", "ref-1"),
+     "interview_not_found"),
+    ([RECEIVED, routed_to(), SCHEDULED, completed()], domain.Admit("ref-1"), ["CandidateAdmitted"]),
+    ([RECEIVED, routed_to(), SCHEDULED, completed("unfavourable")], domain.Admit("ref-1"),
+     "interview_unfavourable"),
+    ([RECEIVED, routed_to()], domain.Decline("project_not_aligned"), ["CandidateDeclined"]),
+    ([RECEIVED, routed_to(), CandidateDeclined(application_id=APPLICATION, person_id=PERSON,
+                                               role="mentee", reason="other")],
+     domain.Withdraw("unavailable"), "invalid_transition"),
+    ([RECEIVED, routed_to(), SCHEDULED, completed(), admitted()], domain.Withdraw("unavailable"),
+     ["ApplicationWithdrawn"]),
+    ([RECEIVED, routed_to()], domain.Reroute("IDF", "applicant_request", "2026-03", SETTINGS),
+     ["ApplicationRouted"]),
+    ([RECEIVED, routed_to()], domain.Reroute("BRE", "applicant_request", "2026-03", SETTINGS),
+     "same_region"),
+    ([RECEIVED, routed_to()], domain.Reroute("OCC", "applicant_request", "2026-03", SETTINGS),
+     "region_not_served"),
+    ([RECEIVED, routed_to("ARA", RoutingBasis.waiting_list)],
+     domain.Reroute("BRE", None, "2026-03", SETTINGS), ["ApplicationRouted"]),
+    ([RECEIVED, routed_to(), ApplicationWithdrawn(application_id=APPLICATION, person_id=PERSON,
+                                                  role="mentee", reason="other")],
+     domain.ScheduleInterview(INTERVIEW, WHEN, "remote", "ref-1"), "invalid_transition"),
+]
+
+
+@pytest.mark.parametrize(("given", "when", "then"), LIFECYCLE,
+                         ids=[f"{type(c[1]).__name__}-{i}" for i, c in enumerate(LIFECYCLE)])
+def test_application_lifecycle(given, when, then):
+    state = replay(given)
+    if isinstance(then, str):
+        with pytest.raises(DomainError) as refused:
+            decide(when, state)
+        assert refused.value.code == then
+        assert refused.value.message  # French, for the person
+    else:
+        events = decide(when, state)
+        assert [type(e).event_type for e in events] == then
+        replay([*given, *events])  # the new events evolve the state without error
+
+
+def test_rerouting_records_where_from_and_why():
+    [event] = decide(domain.Reroute("IDF", "closer_to_home", "2026-03", SETTINGS),
+                     replay([RECEIVED, routed_to()]))
+    assert (event.from_region, event.to_region, event.basis, event.rerouting_reason.value) == (
+        "BRE", "IDF", RoutingBasis.manual, "closer_to_home")
+
+
+ROUTING = [
+    # département, remote_ok, served regions -> region, basis
+    ("29", False, {"BRE", "IDF"}, "BRE", RoutingBasis.departement),
+    ("75", True, {"BRE", "IDF"}, "IDF", RoutingBasis.fairness),  # tie: home region
+    ("69", False, {"BRE", "IDF"}, "ARA", RoutingBasis.waiting_list),
+    ("69", True, {"BRE"}, "BRE", RoutingBasis.departement),  # remote: the only served region
+]
+
+
+@pytest.mark.parametrize(("departement", "remote", "served", "region", "basis"), ROUTING)
+def test_routing_decision_tree(departement, remote, served, region, basis):
+    settings = domain.default_settings(sorted(served), "2026-03", 10, 10)
+    decision = domain.route(departement, remote, domain.Role.mentee, settings, {})
+    assert (decision.to_region, decision.basis) == (region, basis)
+
+
+@pytest.mark.parametrize(
+    ("role", "age", "years", "reasons"),
+    [("mentee", 17, None, ["mentee_too_young"]), ("mentee", 18, None, []),
+     ("mentee", 30, None, []), ("mentee", 31, None, ["mentee_too_old"]),
+     ("mentor", None, 2, ["mentor_too_little_experience"]), ("mentor", None, 3, [])],
+)
+def test_eligibility(role, age, years, reasons):
+    found = domain.ineligibility(domain.Role(role), age=age, years_in_ess=years)
+    assert [r.value for r in found] == reasons
 
 
 @pytest.mark.parametrize(

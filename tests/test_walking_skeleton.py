@@ -70,6 +70,15 @@ def stack(tmp_path: Path):
         process.wait(60)
 
 
+def cli(data_dir: Path, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")},
+    )
+    return out.stdout.strip()
+
+
 def report(data_dir: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "services.cli", "report", "cohorts", "--json", "--data-dir",
@@ -108,10 +117,32 @@ def test_an_application_travels_from_intake_to_the_cohort_report(stack):
     assert bad.json()["errors"] == [{"code": "required", "field": "capacity",
                                      "message": "Ce champ est obligatoire."}]
 
+    # A referent of Bretagne takes the mentee from interview to admission.
+    referent = {"Authorization": "Bearer " + cli(data_dir, "token", "--role", "referent",
+                                                 "--region", "BRE", "--subject", "ref-bre-1")}
+    application_id = first.json()["application_id"]
+    booked = httpx.post(f"{intake}/staff/applications/{application_id}/interviews",
+                        json={"scheduled_at": "2026-12-01T10:00:00+01:00"}, headers=referent)
+    assert booked.status_code == 201, booked.text
+    interview = booked.json()["interview_id"]
+    assert httpx.post(f"{intake}/staff/applications/{application_id}/interviews/{interview}/outcome",
+                      json={"outcome": "favourable"}, headers=referent).status_code == 200
+    assert httpx.post(f"{intake}/staff/applications/{application_id}/admit",
+                      headers=referent).status_code == 200
+
     result = wait_for_report(data_dir, lambda r: r["totals"]["applications_mentors"] == 1
-                             and r["totals"]["applications_mentees"] == 1)
+                             and r["totals"]["applications_mentees"] == 1
+                             and r["totals"]["admitted"] == 1)
     assert {(row["region"], row["channel"]) for row in result["rows"]} == {
         ("BRE", "mission_locale"), ("IDF", "recruitment_webinar")}
+
+    # The right to erasure, from the command line.
+    detail = httpx.get(f"{intake}/staff/applications/{application_id}", headers=referent).json()
+    assert detail["identity"]["email"] == MENTEE["email"]
+    person_id = detail["application"]["person_id"]
+    cli(data_dir, "erase", person_id)
+    detail = httpx.get(f"{intake}/staff/applications/{application_id}", headers=referent).json()
+    assert detail["identity"] is None
 
     children = [psutil.Process(pid) for pid in state.pids.values()]
     process.send_signal(signal.SIGTERM)
