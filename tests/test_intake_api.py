@@ -364,3 +364,11 @@ async def test_staff_actions_need_credentials_role_and_region(intake, method, pa
     else:
         referent = await client.request(method, url, headers=token("referent", "BRE"), **kwargs)
         assert referent.status_code == 403
+
+
+async def test_vocabularies_for_the_form(intake):
+    client, _ = intake
+    body = (await client.get("/vocabularies")).json()
+    assert body["sector_vocabulary_version"] == 1
+    assert {"code": "housing", "label": "Logement"} in body["sectors"]
+    assert all(entry["label"] for entry in body["channels"])

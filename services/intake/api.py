@@ -222,3 +222,19 @@ async def apply_as_mentor(form: MentorApplication, request: Request,
                "job_family": form.job_family, "years_in_ess": form.years_in_ess,
                "employment_status": form.employment_status, "capacity": form.capacity}
     return await _submit(request, profile, _identity(form, {}), idempotency_key)
+
+
+@router.get("/vocabularies", summary="Les listes fermées du formulaire, avec leurs libellés")
+async def vocabularies() -> dict[str, Any]:
+    """Codes and French labels a form shows (sectors are a versioned vocabulary)."""
+    from events.vocabulary import SECTOR_VOCABULARY_VERSION, label
+
+    def entries(enum) -> list[dict[str, str]]:
+        return [{"code": member.value, "label": label(member)} for member in enum]
+
+    return {
+        "sector_vocabulary_version": SECTOR_VOCABULARY_VERSION,
+        "sectors": entries(Sector), "channels": entries(RecruitmentChannel),
+        "job_families": entries(JobFamily), "availability": entries(AvailabilitySlot),
+        "employment_status": entries(EmploymentStatus), "referrer_kinds": entries(ReferrerKind),
+    }
