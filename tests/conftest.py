@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -27,11 +30,24 @@ from services.common.store import EventStore, raw_database_url
 os.environ.setdefault("SUCCESS_LOG_JSON", "false")
 
 
+@contextmanager
+def server_dir(name: str) -> Iterator[Path]:
+    """A data directory outside pytest's temporary root: a pytest session starting meanwhile
+    (another checkout's) resets that root to mode 700, which PostgreSQL, running as its own
+    OS user under root, could then no longer enter."""
+    path = Path(tempfile.mkdtemp(prefix=f"success-test-{name}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> Iterator[PostgresServer]:
-    server = PostgresServer(tmp_path_factory.mktemp("pg") / "data").start()
-    yield server
-    server.stop()
+def postgres() -> Iterator[PostgresServer]:
+    with server_dir("pg") as path:
+        server = PostgresServer(path / "data").start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -104,13 +120,21 @@ async def store_factory(database_url, clock) -> AsyncIterator:
 
 
 @pytest.fixture
-def own_servers(tmp_path: Path) -> Iterator[tuple[PostgresServer, NatsServer]]:
+def own_servers() -> Iterator[tuple[PostgresServer, NatsServer]]:
     """Servers private to one test, which it may stop, kill and restart."""
-    pg = PostgresServer(tmp_path / "pg").start()
-    ns = NatsServer(tmp_path / "nats").start()
-    yield pg, ns
-    ns.stop()
-    pg.stop()
+    with server_dir("own") as path:
+        pg = PostgresServer(path / "pg").start()
+        ns = NatsServer(path / "nats").start()
+        yield pg, ns
+        ns.stop()
+        pg.stop()
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A fresh data directory for `success up` (see server_dir)."""
+    with server_dir("up") as path:
+        yield path / "data"
 
 
 async def eventually(check, timeout: float = 20.0, interval: float = 0.05):

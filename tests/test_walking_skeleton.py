@@ -60,9 +60,8 @@ def start_up(data_dir: Path, **extra_env: str):
 
 
 @pytest.fixture
-def stack(tmp_path: Path):
+def stack(data_dir: Path):
     """`success up` on the embedded servers; stopped with SIGTERM."""
-    data_dir = tmp_path / "data"
     process, state = start_up(data_dir)
     yield process, data_dir, state
     if process.poll() is None:
@@ -197,9 +196,8 @@ def test_sigkilled_services_lose_nothing_and_count_nothing_twice(stack):
     assert final["totals"]["applications_mentees"] == committed
 
 
-def test_success_up_uses_the_servers_named_in_the_environment(own_servers, tmp_path):
+def test_success_up_uses_the_servers_named_in_the_environment(own_servers, data_dir):
     pg, ns = own_servers
-    data_dir = tmp_path / "data"
     process, state = start_up(data_dir, SUCCESS_NATS_URL=ns.url, SUCCESS_DATABASE_URL=pg.url)
     try:
         assert (state.nats_url, state.database_url) == (ns.url, pg.url)
