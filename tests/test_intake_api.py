@@ -372,3 +372,13 @@ async def test_vocabularies_for_the_form(intake):
     assert body["sector_vocabulary_version"] == 1
     assert {"code": "housing", "label": "Logement"} in body["sectors"]
     assert all(entry["label"] for entry in body["channels"])
+
+
+async def test_health_and_metrics(intake):
+    client, _ = intake
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["nats"] is True
+    await client.post("/applications/mentee", json=person())
+    metrics = (await client.get("/metrics/")).text
+    assert "success_relay_published_events" in metrics

@@ -16,6 +16,8 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from prometheus_client import REGISTRY, Gauge, make_asgi_app
 
 from events import Service, envelope_model
 from events.base import current_types, dead_letter_subject, SUBJECT_PREFIX
@@ -30,6 +32,9 @@ from services.common.stack import resolve_urls
 from services.common.store import EventStore
 
 log = structlog.get_logger(__name__)
+
+RELAY_PUBLISHED = Gauge("success_relay_published_events", "Events the outbox relay published "
+                        "since the process started", ["service"])
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,11 @@ class ServiceDefinition:
 def build_broker(definition: ServiceDefinition, nats_url: str | None = None) -> NatsBroker:
     """The FastStream broker of a service, with a publisher declared per event type it owns
     (for the AsyncAPI document; the outbox relay does the actual publishing)."""
-    broker = NatsBroker(nats_url or "nats://127.0.0.1:4222", max_reconnect_attempts=-1,
-                        reconnect_time_wait=0.5)
+    broker = NatsBroker(
+        nats_url or "nats://127.0.0.1:4222", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        middlewares=[NatsPrometheusMiddleware(registry=REGISTRY,
+                                              app_name=definition.service.value)],
+    )
     service = definition.service
     for event_type, data_cls in current_types().items():
         if data_cls.service != service:
@@ -93,6 +101,8 @@ class ServiceRuntime:
         await self.broker.start()
         self.relay = OutboxRelay(self.store, nats_url, self.settings)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
+        relay = self.relay
+        RELAY_PUBLISHED.labels(self.service.value).set_function(lambda: relay.published)
         if self.definition.on_start:
             self.definition.on_start(self)
         self.ready = True
@@ -155,6 +165,7 @@ class ServiceRuntime:
 
         for router in self.definition.routers:
             app.include_router(router)
+        app.mount("/metrics", make_asgi_app(REGISTRY))  # Prometheus, FastStream's included
         return app
 
     async def readiness(self) -> dict[str, bool]:
