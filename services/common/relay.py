@@ -66,10 +66,11 @@ class OutboxRelay:
                 except Exception as exc:  # NATS or PostgreSQL away: retry, never skip
                     log.warning("relay retrying", error=repr(exc), retry_in_s=backoff,
                                 schema=self.store.schema)
-                    if self._nc is not None and not self._nc.is_connected:
-                        pass  # nats-py reconnects by itself; publishing resumes after
-                    elif self._nc is not None and "no response from stream" in str(exc):
-                        await self._close()  # stream gone (data wiped): recreate it
+                    # A lost connection comes back by itself (nats-py reconnects); a stream
+                    # that is gone (NATS data wiped) is recreated by connecting afresh.
+                    connected = self._nc is not None and self._nc.is_connected
+                    if connected and "no response from stream" in str(exc):
+                        await self._close()
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, self.settings.relay_max_backoff_s)
         finally:
