@@ -15,6 +15,7 @@ from events.vocabulary import (
     EndedBy,
     MatchDeclineReason,
     MatchOrigin,
+    OverrideReason,
     Party,
     Role,
 )
@@ -62,6 +63,7 @@ class MatchProposed(EventData, service=Service.matching):
     mentor_id: UUID
     origin: MatchOrigin
     score: ScoreBreakdown
+    override_reason: OverrideReason | None = None  # set when a referent paired them by hand
 
 
 class MatchDeclined(EventData, service=Service.matching):

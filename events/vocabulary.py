@@ -417,6 +417,25 @@ MATCH_ORIGIN_LABELS = {
 }
 
 
+class OverrideReason(StrEnum):
+    """Why a referent paired two candidates by hand instead of following the algorithm."""
+
+    known_affinity = "known_affinity"
+    geography_exception = "geography_exception"
+    candidate_request = "candidate_request"
+    referent_judgement = "referent_judgement"
+    other = "other"
+
+
+OVERRIDE_REASON_LABELS = {
+    OverrideReason.known_affinity: "Affinité connue entre les deux personnes",
+    OverrideReason.geography_exception: "Exception géographique justifiée",
+    OverrideReason.candidate_request: "À la demande d'un·e candidat·e",
+    OverrideReason.referent_judgement: "Appréciation du ou de la référent·e",
+    OverrideReason.other: "Autre",
+}
+
+
 class MatchDeclineReason(StrEnum):
     too_far = "too_far"
     sectors_mismatch = "sectors_mismatch"
@@ -628,6 +647,7 @@ LABELS: Mapping[type[StrEnum], Mapping[Any, str]] = {
     CandidateDeclineReason: CANDIDATE_DECLINE_REASON_LABELS,
     WithdrawalReason: WITHDRAWAL_REASON_LABELS,
     MatchOrigin: MATCH_ORIGIN_LABELS,
+    OverrideReason: OVERRIDE_REASON_LABELS,
     MatchDeclineReason: MATCH_DECLINE_REASON_LABELS,
     EarlyEndingReason: EARLY_ENDING_REASON_LABELS,
     ReviewKind: REVIEW_KIND_LABELS,

@@ -216,6 +216,86 @@ def erase(
     err.print(f"Personne {person} effacée ; PersonErased sera publié par le relais d'intake.")
 
 
+@app.command("simulate-cohort")
+def simulate_cohort(
+    region: Annotated[str, typer.Option(help="Région (ex. BRE).")],
+    target: Annotated[int | None, typer.Option(
+        help="Binômes visés (défaut : l'objectif de la cohorte ouverte).")] = None,
+    cohort: Annotated[str | None, typer.Option(
+        help="Cohorte (ex. BRE-2026-03 ; défaut : la dernière ouverte de la région).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Estime combien de mentors il faut encore recruter pour atteindre l'objectif d'une
+    cohorte, d'après le vivier actuel et le taux d'acceptation des propositions passées."""
+    from dataclasses import asdict
+
+    from sqlalchemy import text
+
+    from services.common.stack import NoServerConfigured, resolve_urls
+    from services.common.store import EventStore
+    from services.matching.simulation import PoolFigures, simulate
+    from services.matching.workflow import Matching
+
+    region = region.upper()
+    try:
+        _, database_url = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+
+    async def figures() -> tuple[str | None, PoolFigures]:
+        store = EventStore.connect(database_url, Service.matching.value, pool_size=2)
+        try:
+            matching = Matching(store, None)  # type: ignore[arg-type]
+            mentees, mentors, rows = await matching.pool(region)
+            async with store.engine.connect() as conn:
+                opened = (await conn.execute(text(
+                    "SELECT data FROM matching.events WHERE type = 'CohortOpened' AND "
+                    "data->>'cohort_id' LIKE :prefix AND (CAST(:cohort AS text) IS NULL OR "
+                    "data->>'cohort_id' = :cohort) ORDER BY position DESC LIMIT 1"),
+                    {"prefix": f"{region}-%", "cohort": cohort})).scalar()
+                cohort_id = opened["cohort_id"] if opened else cohort
+                counts = (await conn.execute(text(
+                    "SELECT count(*) FILTER (WHERE status = 'confirmed') AS accepted, "
+                    "count(*) FILTER (WHERE status = 'declined') AS declined "
+                    "FROM matching.proposals WHERE region = :r"), {"r": region})).one()
+                active = (await conn.execute(text(
+                    "SELECT count(*) FROM matching.pairs WHERE cohort_id = :c AND ended_on IS NULL"),
+                    {"c": cohort_id})).scalar()
+            all_mentors = [r for r in rows if r.role == "mentor"]
+            goal = target if target is not None else (opened or {}).get("target_pairs")
+            if goal is None:
+                _fail(f"aucune cohorte ouverte pour {region} : donnez --target.")
+            return cohort_id, PoolFigures(
+                target_pairs=goal, active_pairs=active, free_mentees=len(mentees),
+                free_mentor_places=sum(m.capacity for m in mentors), mentors=len(all_mentors),
+                mentor_places=sum(r.capacity or 0 for r in all_mentors),
+                accepted=counts.accepted, declined=counts.declined)
+        finally:
+            await store.dispose()
+
+    cohort_id, pool = asyncio.run(figures())
+    estimate = simulate(pool)
+    if as_json:
+        print(json.dumps({"region": region, "cohort": cohort_id, "pool": asdict(pool),
+                          "estimate": asdict(estimate), "summary": estimate.sentence()},
+                         ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Simulation {cohort_id or region}")
+    table.add_column("indicateur")
+    table.add_column("valeur", justify="right")
+    for label, value in [
+        ("binômes visés", pool.target_pairs), ("binômes actifs", pool.active_pairs),
+        ("jeunes disponibles", pool.free_mentees), ("places de mentors libres",
+                                                    pool.free_mentor_places),
+        ("taux d'acceptation", f"{estimate.acceptance_rate:.0%}"),
+        ("mentors à recruter", estimate.mentors_needed),
+        ("jeunes à recruter", estimate.mentees_needed)]:
+        table.add_row(label, str(value))
+    console.print(table)
+    console.print(estimate.sentence())
+
+
 @report_app.command("cohorts")
 def report_cohorts(
     region: Annotated[str | None, typer.Option(help="Filtrer sur une région (ex. IDF).")] = None,

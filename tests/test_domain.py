@@ -249,3 +249,23 @@ def test_erasure_drops_the_person_but_keeps_the_counts():
     assert view.people == {}
     assert funnel_rows(view)[0].applications_mentees == 1
     assert str(PERSON) not in CohortFunnel.model_validate(view.model_dump()).model_dump_json()
+
+
+# -- matching: the recruitment simulation ---------------------------------------------------
+
+from services.matching.simulation import PoolFigures, simulate  # noqa: E402
+
+SIMULATIONS = [
+    # target, active, free mentees, free places, mentors, places, accepted, declined -> mentors, mentees
+    ((20, 0, 30, 10, 8, 12, 0, 0), (10, 0)),  # 25 proposals at 80 %: 15 places short, cap. 1.5
+    ((20, 20, 0, 0, 10, 20, 20, 0), (0, 0)),  # reached
+    ((10, 0, 10, 10, 10, 10, 5, 5), (10, 10)),  # half declined: 20 proposals needed
+    ((10, 5, 20, 20, 10, 20, 9, 1), (0, 0)),  # enough in the pool
+]
+
+
+@pytest.mark.parametrize(("figures", "expected"), SIMULATIONS)
+def test_how_many_more_mentors(figures, expected):
+    estimate = simulate(PoolFigures(*figures))
+    assert (estimate.mentors_needed, estimate.mentees_needed) == expected
+    assert estimate.sentence()
