@@ -173,3 +173,24 @@ async def test_database_restart_delays_but_never_dead_letters(own_servers, clock
     assert sorted(await handled(store)) == sorted(json.loads(p)["event_id"] for p in payloads)
     assert await dead_letters(ns.url) == []
     await store.dispose()
+
+
+async def test_idle_fetches_time_out_the_way_faststream_expects(settings):
+    """An empty pull must raise nats.errors.TimeoutError (which FastStream's loop handles),
+    never a bare asyncio.TimeoutError that would kill and slowly restart the consumer."""
+    import nats.errors
+
+    nc = await bus.connect(settings.nats_url, "test-fetch")
+    try:
+        await bus.ensure_stream(nc, settings)
+        sub = await nc.jetstream().pull_subscribe("success.*.*.*", durable="idle-probe",
+                                                  stream=EVENT_STREAM_NAME)
+        for timeout in (0.001, 0.01, 0.05, 0.2) * 5:
+            try:
+                assert await sub.fetch(batch=5, timeout=timeout) == []
+            except nats.errors.TimeoutError:
+                pass  # what FastStream handles
+            except asyncio.TimeoutError:
+                pytest.fail(f"bare asyncio.TimeoutError from fetch(timeout={timeout})")
+    finally:
+        await nc.close()

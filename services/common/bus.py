@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import nats
+import nats.errors
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -12,6 +15,33 @@ from events.base import SUBJECT_PREFIX
 from services.common.settings import Settings
 
 STREAM_SUBJECTS = [f"{SUBJECT_PREFIX}.>"]
+
+
+def _fetch_times_out_as_nats_does() -> None:
+    """nats-py 2.16's ``PullSubscription.fetch`` can raise a plain ``asyncio.TimeoutError``
+    (when its deadline runs out before the lingering pull request, nats.py PR #934), while
+    FastStream's pull loop only expects ``nats.errors.TimeoutError``. The escaping error kills
+    FastStream's consume task, which its supervisor restarts with growing delays: an idle
+    consumer then stalls for many seconds. Raise the error FastStream expects instead."""
+    from nats.js.client import JetStreamContext
+
+    original = JetStreamContext.PullSubscription.fetch
+    if getattr(original, "_success_patched", False):
+        return
+
+    async def fetch(self, *args, **kwargs):
+        try:
+            return await original(self, *args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except asyncio.TimeoutError as exc:
+            raise nats.errors.TimeoutError from exc
+
+    fetch._success_patched = True  # type: ignore[attr-defined]
+    JetStreamContext.PullSubscription.fetch = fetch  # type: ignore[method-assign]
+
+
+_fetch_times_out_as_nats_does()
 
 
 def stream_config(settings: Settings) -> StreamConfig:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from events import EVENT_STREAM_NAME, Envelope, MalformedEvent, Service, load_event
 from events.base import dead_letter_subject
+from services.common import bus  # noqa: F401  (its fetch time-out fix keeps pull loops alive)
 from services.common.settings import Settings
 from services.common.store import EventStore, Transaction
 

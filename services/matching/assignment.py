@@ -1,32 +1,76 @@
 """Optimal assignment of a cohort: maximise the total score under mentor capacities.
 
-Each mentor becomes as many "slots" as free places; SciPy's linear_sum_assignment then solves
-mentees x slots exactly. Pairs below the threshold, impossible by geography, or that ended
-early before are forbidden (a large cost), and a mentee whose best option is forbidden stays
-in the pool with the reason.
+The problem is a maximum-weight bipartite b-matching: each mentee at most once, each mentor at
+most ``capacity`` times, only pairs that geography allows, that reach ``min_score`` and that
+did not end early before. Weights are integer points (``scoring.SCALE`` per unit of score), so
+the optimum is exact, not approximately so.
+
+How it scales (10k x 10k in seconds, bounded memory):
+
+1. **Scoring** only the geographically possible pairs, vectorised (``scoring.blocks``); every
+   acceptable pair is kept compactly (int32 mentee, int32 mentor, int16 points).
+2. **Sparse core**: each mentee's best few pairs and each mentor's best few pairs.
+3. **Exact solve of the core**: mentors become capacity slots, every mentee gets a private
+   "stay in the pool" column, and SciPy's sparse Jonker-Volgenant
+   (``min_weight_full_bipartite_matching``) finds the optimum of the core.
+4. **Certificate over every pair**: node potentials of the residual flow network (Bellman-Ford
+   from a virtual source, vectorised by frontier; they exist because the core solution is
+   optimal: no negative cycle) are checked against
+   *all* acceptable pairs. If no pair has a negative reduced cost, no negative cycle exists in
+   the full residual network, so the core solution is optimal for the whole cohort. Otherwise
+   the violating pairs join the core and steps 3-4 repeat (past ``_MAX_ROUNDS``, the whole
+   edge set is solved directly: slower, still exact).
+
+Ties: among assignments of maximal total score, the mentees listed first (the pool lists those
+waiting longest first) are preferred. This is a strictly secondary objective (a small bonus
+by rank, scaled below one point), so it never costs any score.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+import scipy.sparse as sp
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from events.matching import ScoreBreakdown
 from events.vocabulary import Role
-from services.matching.scoring import Candidate, score
+from services.matching.scoring import (
+    SCALE,
+    Candidate,
+    blocks,
+    encode,
+    possible_pairs,
+    score,
+)
 
-_FORBIDDEN = 1e6
+_ROW_SEEDS = 16  # each mentee's best pairs in the core
+_COLUMN_SEEDS = 2  # each mentor's best pairs (per block) in the core
+_ADD_PER_MENTEE = 8  # violating pairs added per mentee and round
+_MAX_ROUNDS = 12
+_EXACT = 2 ** 52  # integers below this are exact in float64, sums of costs included
 
-UNMATCHED_MESSAGES = {
-    "no_mentor_nearby": "Aucun mentor assez proche (ni à distance) dans le vivier.",
-    "below_threshold": "Aucun mentor ne correspond assez (score sous le seuil).",
-    "no_capacity_left": "Les mentors qui conviennent sont déjà pris : en attente de nouveaux "
-                        "mentors.",
-    "not_chosen": "Aucun·e jeune ne lui a été attribué·e lors de ce calcul.",
+MENTEE_REASONS = {
+    "no_mentor_nearby": "Aucun mentor dans son département ni dans un département voisin, "
+                        "et pas de mentor à distance possible.",
+    "below_threshold": "Des mentors sont accessibles, mais aucun binôme n'atteint le score "
+                       "minimal.",
+    "all_pairs_excluded": "Les seuls binômes assez bons ont déjà pris fin de manière anticipée.",
+    "no_capacity_left": "Les mentors qui lui conviennent ont été attribués à d'autres "
+                        "mentoré·es (meilleur score total pour la cohorte).",
+}
+MENTOR_REASONS = {
+    "no_mentee_nearby": "Aucun·e mentoré·e dans son département ni dans un département voisin, "
+                        "et pas de mentorat à distance possible.",
+    "below_threshold": "Des mentoré·es sont accessibles, mais aucun binôme n'atteint le score "
+                       "minimal.",
+    "all_pairs_excluded": "Les seuls binômes assez bons ont déjà pris fin de manière anticipée.",
+    "not_chosen": "Les mentoré·es qui lui conviennent ont été attribué·es à d'autres mentors "
+                  "(meilleur score total pour la cohorte).",
 }
 
 
@@ -41,85 +85,358 @@ class Proposal:
 class Unmatched:
     person_id: UUID
     role: Role
-    reason: str
-    message: str
+    reason: str  # a key of MENTEE_REASONS or MENTOR_REASONS
+    message: str  # in French, for staff
 
 
-def _scores(mentees: Sequence[Candidate], mentors: Sequence[Candidate], min_score: float,
-            excluded: frozenset[tuple[UUID, UUID]]):
-    table: dict[tuple[int, int], ScoreBreakdown] = {}
-    possible = [False] * len(mentees)
-    for i, mentee in enumerate(mentees):
-        for j, mentor in enumerate(mentors):
-            if (mentee.person_id, mentor.person_id) in excluded:
-                continue
-            breakdown = score(mentee, mentor)
-            if breakdown is None:
-                continue
-            possible[i] = True
-            if breakdown.total >= min_score:
-                table[(i, j)] = breakdown
-    return table, possible
+def min_points(min_score: float) -> int:
+    """The smallest total, in points, that reaches ``min_score`` (at least 1 point)."""
+    return max(1, math.ceil(min_score * SCALE - 1e-9))
 
 
-def _unmatched(mentees, mentors, chosen_mentees, used_mentors, table, possible):
-    out = []
-    for i, mentee in enumerate(mentees):
-        if i in chosen_mentees:
-            continue
-        if not possible[i]:
-            reason = "no_mentor_nearby"
-        elif not any(key[0] == i for key in table):
-            reason = "below_threshold"
-        else:
-            reason = "no_capacity_left"
-        out.append(Unmatched(mentee.person_id, Role.mentee, reason, UNMATCHED_MESSAGES[reason]))
-    for j, mentor in enumerate(mentors):
-        if j not in used_mentors:
-            out.append(Unmatched(mentor.person_id, Role.mentor, "not_chosen",
-                                 UNMATCHED_MESSAGES["not_chosen"]))
-    return out
+# --- the acceptable pairs ------------------------------------------------------------------
+
+
+@dataclass
+class Edges:
+    """Every acceptable pair of a cohort, and what the reasons for the unmatched need."""
+
+    n: int  # mentees
+    m: int  # mentors
+    capacity: np.ndarray  # int64 [m]
+    rows: np.ndarray  # int32 mentee index
+    cols: np.ndarray  # int32 mentor index
+    points: np.ndarray  # int16 total points
+    seed: np.ndarray  # bool: in the sparse core to start with
+    best_mentee: np.ndarray  # best points before exclusions, -1 when geography forbids all
+    best_mentor: np.ndarray
+    best_mentee_ok: np.ndarray  # best points once excluded pairs are removed
+    best_mentor_ok: np.ndarray
+
+
+def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
+                     min_pts: int, excluded: frozenset[tuple[UUID, UUID]]) -> Edges:
+    n, m = len(mentees), len(mentors)
+    enc = encode(mentees, mentors)
+    mentee_index = {c.person_id: i for i, c in enumerate(mentees)}
+    mentor_index = {c.person_id: j for j, c in enumerate(mentors)}
+    banned: dict[int, list[int]] = {}
+    for a, b in excluded:
+        if a in mentee_index and b in mentor_index:
+            banned.setdefault(mentee_index[a], []).append(mentor_index[b])
+    best = [np.full(n, -1, np.int32), np.full(m, -1, np.int32)]
+    best_ok = [np.full(n, -1, np.int32), np.full(m, -1, np.int32)]
+    position = np.full(m, -1, np.int64)  # mentor -> column in the current block
+    # filled in place (no concatenation: half the peak memory); pages past the end of the
+    # acceptable pairs are never touched, so never resident
+    bound = possible_pairs(enc)
+    out_rows, out_cols = np.empty(bound, np.int32), np.empty(bound, np.int32)
+    out_points, out_seed = np.empty(bound, np.int16), np.empty(bound, bool)
+    filled = 0
+    capacity = np.array([max(c.capacity, 0) for c in mentors], dtype=np.int64)
+    has_place = capacity > 0
+    for block in blocks(enc):
+        pts, rows, cols = block.points, block.mentees, block.mentors
+        best[0][rows] = np.maximum(best[0][rows], pts.max(axis=1))
+        best[1][cols] = np.maximum(best[1][cols], pts.max(axis=0))
+        if banned:
+            position[cols] = np.arange(len(cols))
+            for r, i in enumerate(rows.tolist()):
+                for j in banned.get(i, ()):
+                    if position[j] >= 0:
+                        pts[r, position[j]] = -1
+            position[cols] = -1
+            best_ok[0][rows] = np.maximum(best_ok[0][rows], pts.max(axis=1))
+            best_ok[1][cols] = np.maximum(best_ok[1][cols], pts.max(axis=0))
+        ok = (pts >= min_pts) & has_place[cols]
+        seed = np.zeros_like(ok)
+        _mark_top(seed, pts, _ROW_SEEDS, axis=1)
+        _mark_top(seed, pts, _COLUMN_SEEDS, axis=0)
+        r, c = np.nonzero(ok)
+        end = filled + len(r)
+        out_rows[filled:end] = rows[r]
+        out_cols[filled:end] = cols[c]
+        out_points[filled:end] = pts[r, c]
+        out_seed[filled:end] = seed[r, c]
+        filled = end
+    if not banned:
+        best_ok = best
+    return Edges(n, m, capacity, out_rows[:filled], out_cols[:filled], out_points[:filled], out_seed[:filled],
+                 best[0], best[1], best_ok[0], best_ok[1])
+
+
+def _mark_top(mark: np.ndarray, pts: np.ndarray, k: int, axis: int) -> None:
+    """mark[...] |= the k best cells along ``axis`` (all of them when there are at most k)."""
+    if k <= 0:
+        return
+    if pts.shape[axis] <= k:
+        mark[...] = True
+        return
+    top = np.argpartition(-pts, k - 1, axis=axis)
+    top = top[:, :k] if axis == 1 else top[:k, :]
+    np.put_along_axis(mark, top, True, axis=axis)
+
+
+# --- exact solver --------------------------------------------------------------------------
+
+
+class _Weights:
+    """Solver weights: points scaled by K plus a rank bonus below one point (tie-break)."""
+
+    def __init__(self, n: int) -> None:
+        # K > n * levels keeps the bonus strictly secondary; the largest possible total
+        # n * SCALE * K must stay exact in float64.
+        levels = min(n, int((_EXACT / (max(n, 1) * SCALE) - 1) / max(n, 1)))
+        self.levels = max(levels, 0)
+        self.k = max(n, 1) * self.levels + 1
+        rank = np.arange(n)
+        self.bonus = (self.levels - (rank * self.levels) // max(n, 1)).astype(np.float64)
+
+    def of(self, rows: np.ndarray, points: np.ndarray) -> np.ndarray:
+        return points.astype(np.float64) * self.k + self.bonus[rows]
+
+
+def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                w: np.ndarray) -> np.ndarray:
+    """Optimal mentee -> mentor (-1: none) on the given pairs, by sparse LAPJV on slots."""
+    match = np.full(n, -1, np.int64)
+    if len(rows) == 0:
+        return match
+    mentees, r = np.unique(rows, return_inverse=True)
+    mentors, c = np.unique(cols, return_inverse=True)
+    cap = capacity[mentors]
+    first_slot = np.concatenate([[0], np.cumsum(cap)[:-1]])
+    n_slots = int(cap.sum())
+    rep = cap[c]
+    slot_rows = np.repeat(r, rep)
+    within = np.arange(len(slot_rows)) - np.repeat(np.cumsum(rep) - rep, rep)
+    slot_cols = np.repeat(first_slot[c], rep) + within
+    big = float(w.max()) + 1.0  # real pairs cost big - w > 0; staying in the pool costs big
+    nr = len(mentees)
+    data = np.concatenate([big - np.repeat(w, rep), np.full(nr, big)])
+    graph = sp.csr_array(
+        (data, (np.concatenate([slot_rows, np.arange(nr)]),
+                np.concatenate([slot_cols, n_slots + np.arange(nr)]))),
+        shape=(nr, n_slots + nr))
+    ri, ci = min_weight_full_bipartite_matching(graph)
+    owner = np.repeat(np.arange(len(mentors)), cap)
+    real = ci < n_slots
+    match[mentees[ri[real]]] = mentors[owner[ci[real]]]
+    return match
+
+
+def _potentials(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                w: np.ndarray, match: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shortest-path potentials of the residual network of ``match`` over the given pairs.
+
+    Network: s -> mentee (1), mentee -> mentor (1, cost -w), mentor -> t (capacity), t -> s.
+    Residual arcs have non-negative reduced cost under these potentials (d_tail + cost >= d_head).
+    """
+    m = len(capacity)
+    s, t, z = n + m, n + m + 1, n + m + 2
+    matched = match[rows] == cols
+    mentee_in = match >= 0
+    load = np.bincount(match[mentee_in], minlength=m)
+    mentees, mentors = np.arange(n), np.arange(m)
+    free, used = n + mentors[load < capacity], n + mentors[load > 0]
+    tails = [np.where(matched, n + cols, rows), np.where(mentee_in, mentees, s),
+             free, np.full(len(used), t)]
+    heads = [np.where(matched, rows, n + cols), np.where(mentee_in, s, mentees),
+             np.full(len(free), t), used]
+    costs = [np.where(matched, w, -w), np.zeros(n), np.zeros(len(free)), np.zeros(len(used))]
+    tails.append(np.array([t] + ([s] if mentee_in.any() else [])))
+    heads.append(np.array([s] + ([t] if mentee_in.any() else [])))
+    costs.append(np.zeros(len(tails[-1])))
+    tails.append(np.full(n + m + 2, z))  # virtual source: every node at distance <= 0
+    heads.append(np.arange(n + m + 2))
+    costs.append(np.zeros(n + m + 2))
+    d = _shortest_distances(z + 1, np.concatenate(tails), np.concatenate(heads),
+                            np.concatenate(costs), source=z)
+    return d[:n], d[n:n + m]
+
+
+def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,
+                        source: int) -> np.ndarray:
+    """Bellman-Ford from ``source`` with negative arc costs, vectorised by frontier.
+
+    Each round relaxes only the arcs leaving nodes whose distance just improved (SciPy's
+    ``bellman_ford`` always does |V| full passes: far too slow here). Costs are integers held
+    in float64, so distances are exact.
+    """
+    order = np.argsort(tails, kind="stable")
+    tails, heads, costs = tails[order], heads[order], costs[order]
+    indptr = np.searchsorted(tails, np.arange(n_nodes + 1))
+    dist = np.full(n_nodes, np.inf)
+    dist[source] = 0.0
+    frontier = np.array([source])
+    for _ in range(n_nodes + 1):
+        starts, stops = indptr[frontier], indptr[frontier + 1]
+        counts = stops - starts
+        total = int(counts.sum())
+        if total == 0:
+            return dist
+        arcs = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+        cand = dist[tails[arcs]] + costs[arcs]
+        head = heads[arcs]
+        better = cand < dist[head]
+        if not better.any():
+            return dist
+        head, cand = head[better], cand[better]
+        before = dist[head]
+        np.minimum.at(dist, head, cand)
+        frontier = np.unique(head[dist[head] < before])
+    raise ArithmeticError("negative cycle in the residual network: the core was not optimal")
+
+
+def _violations(e: Edges, weights: _Weights, match: np.ndarray, d_mentee: np.ndarray,
+                d_mentor: np.ndarray, chunk: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs whose forward residual arc has a negative reduced cost: (edge index, amount)."""
+    found, amounts = [], []
+    # slack = w - (d_i - d_j), with w = points * K + bonus_i: fold the bonus into d_i
+    d_rows = d_mentee - weights.bonus
+    for start in range(0, len(e.rows), chunk):
+        rows = e.rows[start:start + chunk]
+        cols = e.cols[start:start + chunk]
+        slack = e.points[start:start + chunk] * float(weights.k)
+        slack -= d_rows[rows]
+        slack += d_mentor[cols]
+        bad = np.flatnonzero(slack > 0.5)
+        bad = bad[match[rows[bad]] != cols[bad]]  # a matched pair is no forward arc
+        found.append(bad + start)
+        amounts.append(slack[bad])
+    return np.concatenate(found), np.concatenate(amounts)
+
+
+@dataclass
+class SolveStats:
+    rounds: int = 0
+    core_pairs: int = 0
+    all_pairs: int = 0
+    fallback: bool = False
+
+
+def optimal_matching(e: Edges, stats: SolveStats | None = None) -> np.ndarray:
+    """Mentee index -> mentor index (-1 when unmatched), optimal over every pair of ``e``."""
+    stats = stats if stats is not None else SolveStats()
+    stats.all_pairs = len(e.rows)
+    weights = _Weights(e.n)
+    in_core = e.seed.copy()
+    match = np.full(e.n, -1, np.int64)
+    for stats.rounds in range(1, _MAX_ROUNDS + 1):
+        core = np.flatnonzero(in_core)
+        stats.core_pairs = len(core)
+        rows, cols = e.rows[core], e.cols[core]
+        w = weights.of(rows, e.points[core])
+        match = _solve_core(e.n, e.capacity, rows, cols, w)
+        if len(core) == len(e.rows):
+            return match
+        d_mentee, d_mentor = _potentials(e.n, e.capacity, rows.astype(np.int64),
+                                         cols.astype(np.int64), w, match)
+        bad, amount = _violations(e, weights, match, d_mentee, d_mentor)
+        if len(bad) == 0:
+            return match
+        # the most violated pairs of each mentee join the core
+        order = np.lexsort((-amount, e.rows[bad]))
+        bad_rows = e.rows[bad][order]
+        starts = np.flatnonzero(np.r_[True, bad_rows[1:] != bad_rows[:-1]])
+        rank = np.arange(len(bad_rows)) - np.repeat(starts, np.diff(np.r_[starts, len(bad_rows)]))
+        in_core[bad[order][rank < _ADD_PER_MENTEE]] = True
+    stats.fallback = True
+    stats.core_pairs = len(e.rows)
+    return _solve_core(e.n, e.capacity, e.rows.astype(np.int64), e.cols.astype(np.int64),
+                       weights.of(e.rows, e.points))
+
+
+def greedy_matching(e: Edges) -> np.ndarray:
+    """Best remaining pair first (ties: earlier mentee first), within capacities."""
+    match = np.full(e.n, -1, np.int64)
+    left = e.capacity.copy()
+    if len(e.rows) == 0:
+        return match
+    order = np.lexsort((e.rows, -e.points.astype(np.int32)))
+    chunk = 1 << 16
+    for start in range(0, len(order), chunk):
+        idx = order[start:start + chunk]
+        rows, cols = e.rows[idx], e.cols[idx]
+        alive = (match[rows] < 0) & (left[cols] > 0)
+        for i, j in zip(rows[alive].tolist(), cols[alive].tolist()):
+            if match[i] < 0 and left[j] > 0:
+                match[i] = j
+                left[j] -= 1
+        if not (left > 0).any() or not (match < 0).any():
+            break
+    return match
+
+
+# --- the public functions ------------------------------------------------------------------
+
+
+def _result(mentees: Sequence[Candidate], mentors: Sequence[Candidate], e: Edges,
+            match: np.ndarray, min_pts: int) -> tuple[list[Proposal], list[Unmatched]]:
+    proposals = []
+    for i in np.flatnonzero(match >= 0).tolist():
+        a, b = mentees[i], mentors[int(match[i])]
+        breakdown = score(a, b)
+        assert breakdown is not None
+        proposals.append(Proposal(a.person_id, b.person_id, breakdown))
+    unmatched = []
+    for i in np.flatnonzero(match < 0).tolist():
+        reason = _reason(int(e.best_mentee[i]), int(e.best_mentee_ok[i]), min_pts,
+                         "no_mentor_nearby", "no_capacity_left")
+        unmatched.append(Unmatched(mentees[i].person_id, Role.mentee, reason,
+                                   _message(MENTEE_REASONS, reason, int(e.best_mentee[i]))))
+    used = np.zeros(e.m, bool)
+    used[match[match >= 0]] = True
+    for j in np.flatnonzero(~used & (e.capacity > 0)).tolist():
+        reason = _reason(int(e.best_mentor[j]), int(e.best_mentor_ok[j]), min_pts,
+                         "no_mentee_nearby", "not_chosen")
+        unmatched.append(Unmatched(mentors[j].person_id, Role.mentor, reason,
+                                   _message(MENTOR_REASONS, reason, int(e.best_mentor[j]))))
+    return proposals, unmatched
+
+
+def _reason(best: int, best_ok: int, min_pts: int, nobody: str, competition: str) -> str:
+    if best < 0:
+        return nobody
+    if best_ok >= min_pts:
+        return competition
+    return "all_pairs_excluded" if best >= min_pts else "below_threshold"
+
+
+def _message(messages: dict[str, str], reason: str, best: int) -> str:
+    if reason == "below_threshold":
+        return messages[reason] + f" Meilleur score possible : {round(best * 100 / SCALE)} %."
+    return messages[reason]
+
+
+def _run(mentees, mentors, min_score, excluded, solver):
+    _check_roles(mentees, mentors)
+    min_pts = min_points(min_score)
+    e = acceptable_pairs(mentees, mentors, min_pts, excluded)
+    return _result(mentees, mentors, e, solver(e), min_pts)
+
+
+def _check_roles(mentees: Sequence[Candidate], mentors: Sequence[Candidate]) -> None:
+    if any(c.role is not Role.mentee for c in mentees) or any(
+            c.role is not Role.mentor for c in mentors):
+        raise ValueError("assign(mentees, mentors): a candidate is in the wrong list")
 
 
 def assign(mentees: Sequence[Candidate], mentors: Sequence[Candidate], *,
            min_score: float = 0.35, excluded: frozenset[tuple[UUID, UUID]] = frozenset(),
            ) -> tuple[list[Proposal], list[Unmatched]]:
-    table, possible = _scores(mentees, mentors, min_score, excluded)
-    slots = [j for j, mentor in enumerate(mentors) for _ in range(max(mentor.capacity, 0))]
-    proposals: list[Proposal] = []
-    chosen, used = set(), set()
-    if table and slots:
-        cost = np.full((len(mentees), len(slots)), _FORBIDDEN)
-        for col, j in enumerate(slots):
-            for i in range(len(mentees)):
-                breakdown = table.get((i, j))
-                if breakdown is not None:
-                    # Ties go to whoever comes first (the pool lists those waiting longest
-                    # first): a tiny preference that never outweighs a real score difference.
-                    cost[i, col] = -breakdown.total + i * 1e-9
-        rows, cols = linear_sum_assignment(cost)
-        for i, col in zip(rows, cols):
-            if cost[i, col] < _FORBIDDEN:
-                j = slots[col]
-                proposals.append(Proposal(mentees[i].person_id, mentors[j].person_id,
-                                          table[(i, j)]))
-                chosen.add(i)
-                used.add(j)
-    return proposals, _unmatched(mentees, mentors, chosen, used, table, possible)
+    """Optimal proposals for a cohort, and everyone left in the pool with the reason.
+
+    Maximises the total score (in points); each mentee at most once, each mentor at most
+    ``capacity`` times; pairs in ``excluded`` (mentee_id, mentor_id: ended early before) and
+    pairs below ``min_score`` are never proposed. Among optimal assignments, mentees listed
+    first are preferred. Mentors left with some free places are not listed as unmatched.
+    """
+    return _run(mentees, mentors, min_score, excluded, optimal_matching)
 
 
 def greedy(mentees: Sequence[Candidate], mentors: Sequence[Candidate], *,
            min_score: float = 0.35, excluded: frozenset[tuple[UUID, UUID]] = frozenset(),
            ) -> tuple[list[Proposal], list[Unmatched]]:
-    """Baseline: best remaining pair first."""
-    table, possible = _scores(mentees, mentors, min_score, excluded)
-    left = {j: max(m.capacity, 0) for j, m in enumerate(mentors)}
-    chosen, used, proposals = set(), set(), []
-    for (i, j), breakdown in sorted(table.items(), key=lambda kv: (-kv[1].total, kv[0])):
-        if i in chosen or left[j] == 0:
-            continue
-        proposals.append(Proposal(mentees[i].person_id, mentors[j].person_id, breakdown))
-        chosen.add(i)
-        used.add(j)
-        left[j] -= 1
-    return proposals, _unmatched(mentees, mentors, chosen, used, table, possible)
+    """Baseline for the benchmark: the best remaining pair first, same rules as ``assign``."""
+    return _run(mentees, mentors, min_score, excluded, greedy_matching)
