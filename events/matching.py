@@ -44,6 +44,7 @@ class CohortOpened(EventData, service=Service.matching):
     cohort_id: CohortId
     starts_on: date
     target_pairs: Annotated[int, Field(ge=1, le=500)]
+    cut_off_on: date  # candidates admitted after this day wait for the next cohort
 
 
 class CohortLaunched(EventData, service=Service.matching):

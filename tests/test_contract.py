@@ -110,7 +110,8 @@ EXAMPLES: list[EventData] = [
         reason=vocabulary.WithdrawalReason.found_job_or_training,
     ),
     intake.PersonErased(person_id=PERSON),
-    matching.CohortOpened(cohort_id=COHORT, starts_on=date(2025, 9, 1), target_pairs=20),
+    matching.CohortOpened(cohort_id=COHORT, starts_on=date(2025, 9, 1), target_pairs=20,
+                          cut_off_on=date(2025, 8, 15)),
     matching.CohortLaunched(cohort_id=COHORT, launched_on=date(2025, 9, 15), pair_count=18),
     matching.MatchProposed(
         match_id=MATCH, cohort_id=COHORT, mentee_id=PERSON, mentor_id=MENTOR,
@@ -441,4 +442,5 @@ def test_staff_ids_cannot_be_emails_or_names() -> None:
 def test_cohort_ids() -> None:
     assert vocabulary.cohort_id("IDF", 2025, 9) == COHORT
     with pytest.raises(ValidationError):
-        matching.CohortOpened(cohort_id="2025-09", starts_on=date(2025, 9, 1), target_pairs=20)
+        matching.CohortOpened(cohort_id="2025-09", starts_on=date(2025, 9, 1), target_pairs=20,
+                              cut_off_on=date(2025, 8, 15))

@@ -197,3 +197,25 @@ async def test_matching_staff_rules(settings, role):
         bad = await matching.post("/staff/cohorts", headers=BRE, json={"region": "BRE",
                                   "target_pairs": 0})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "target_pairs"
+
+
+async def test_candidates_admitted_after_the_cut_off_wait_for_the_next_cohort(settings):
+    async with running(settings, "intake", "matching") as svc:
+        intake, _ = svc["intake"]
+        matching, m_runtime = svc["matching"]
+        await admit(intake, person(), "/applications/mentee")  # admitted on 2026-01-12
+        await admit(intake, mentor(), "/applications/mentor")
+        await eventually(lambda: _at_least(pool_size(m_runtime), 2))
+        closed = (await matching.post("/staff/cohorts", headers=BRE, json={
+            "region": "BRE", "target_pairs": 5, "starts_on": "2026-03-01",
+            "cut_off_on": "2026-01-05"})).json()["cohort_id"]
+        run = (await matching.post(f"/staff/cohorts/{closed}/proposals", headers=BRE)).json()
+        assert run == {"proposals": [], "unmatched": []}
+        following = (await matching.post("/staff/cohorts", headers=BRE, json={
+            "region": "BRE", "target_pairs": 5, "starts_on": "2026-06-01"})).json()["cohort_id"]
+        run = (await matching.post(f"/staff/cohorts/{following}/proposals", headers=BRE)).json()
+        assert len(run["proposals"]) == 1
+        bad = await matching.post("/staff/cohorts", headers=BRE, json={
+            "region": "BRE", "target_pairs": 5, "starts_on": "2026-09-01",
+            "cut_off_on": "2026-10-01"})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["code"] == "cut_off_after_start"

@@ -138,10 +138,11 @@ def proposed(mentee_id: UUID | None = None, mentor_id: UUID | None = None):
 
 
 def test_cohort_rules():
-    opened = domain.decide(domain.OpenCohort("BRE-2026-03", date(2026, 3, 1), 20), domain.Cohort())
+    open_it = domain.OpenCohort("BRE-2026-03", date(2026, 3, 1), 20, date(2026, 2, 15))
+    opened = domain.decide(open_it, domain.Cohort())
     state = domain.cohort_from(opened)
     with pytest.raises(DomainError) as exists:
-        domain.decide(domain.OpenCohort("BRE-2026-03", date(2026, 3, 1), 20), state)
+        domain.decide(open_it, state)
     assert exists.value.code == "cohort_exists"
     p = proposed()
     state = domain.cohort_from([*opened, p])

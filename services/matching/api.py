@@ -3,7 +3,7 @@ early endings. Region-scoped staff tokens as in intake."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -49,6 +49,8 @@ class CohortRequest(_Body):
     starts_on: date | None = Field(None, description="défaut : le prochain début de trimestre "
                                    "(mars, juin, septembre, décembre)")
     target_pairs: Annotated[int, Field(ge=1, le=500)]
+    cut_off_on: date | None = Field(None, description="date limite d'admission pour cette "
+                                    "cohorte (défaut : 14 jours avant le début)")
 
 
 @router.post("/cohorts", status_code=201, summary="Ouvrir une cohorte pour une région")
@@ -57,8 +59,9 @@ async def open_cohort(body: CohortRequest, request: Request, principal: Acting) 
     matching = _matching(request)
     starts_on = body.starts_on or date.fromisoformat(
         cohort_for(matching.clock.now().date()) + "-01")
+    cut_off_on = body.cut_off_on or starts_on - timedelta(days=14)
     cohort_id = await matching.open_cohort(body.region, starts_on, body.target_pairs,
-                                           principal.subject)
+                                           cut_off_on, principal.subject)
     return {"cohort_id": cohort_id}
 
 

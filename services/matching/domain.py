@@ -42,6 +42,7 @@ class Cohort:
     cohort_id: str | None = None
     starts_on: date | None = None
     target_pairs: int = 0
+    cut_off_on: date | None = None
     launched: bool = False
     proposals: dict[UUID, MatchProposed] = field(default_factory=dict)
     declined: frozenset[UUID] = frozenset()
@@ -52,6 +53,7 @@ class OpenCohort:
     cohort_id: str
     starts_on: date
     target_pairs: int
+    cut_off_on: date
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,11 @@ def decide(command: object, state: object) -> list[EventData]:
 def _(command: OpenCohort, state: Cohort) -> list[EventData]:
     if state.cohort_id is not None:
         raise DomainError("cohort_exists", f"La cohorte {command.cohort_id} est déjà ouverte.")
+    if command.cut_off_on > command.starts_on:
+        raise DomainError("cut_off_after_start", "La date limite doit précéder le début de la "
+                          "cohorte.", "cut_off_on", status=422)
     return [CohortOpened(cohort_id=command.cohort_id, starts_on=command.starts_on,
-                         target_pairs=command.target_pairs)]
+                         target_pairs=command.target_pairs, cut_off_on=command.cut_off_on)]
 
 
 @decide.register
@@ -127,7 +132,7 @@ def evolve_cohort(event: EventData, state: Cohort) -> Cohort:
 
 @evolve_cohort.register
 def _(event: CohortOpened, state: Cohort) -> Cohort:
-    return Cohort(event.cohort_id, event.starts_on, event.target_pairs)
+    return Cohort(event.cohort_id, event.starts_on, event.target_pairs, event.cut_off_on)
 
 
 @evolve_cohort.register

@@ -25,7 +25,7 @@ from events.vocabulary import (
 )
 from services.common.clock import Clock
 from services.common.errors import DomainError
-from services.common.store import EventStore
+from services.common.store import EventStore, Transaction
 from services.matching import domain
 from services.matching.assignment import assign
 from services.matching.scoring import Candidate, explain, score
@@ -61,11 +61,12 @@ class Matching:
     # -- cohorts ----------------------------------------------------------------------------
 
     async def open_cohort(self, region: str, starts_on: date, target_pairs: int,
-                          actor: str) -> str:
+                          cut_off_on: date, actor: str) -> str:
         cohort_id = f"{region}-{starts_on:%Y-%m}"
         async with self.store.transaction() as tx:
             state, version = await self._cohort(tx, cohort_id)
-            events = domain.decide(domain.OpenCohort(cohort_id, starts_on, target_pairs), state)
+            events = domain.decide(
+                domain.OpenCohort(cohort_id, starts_on, target_pairs, cut_off_on), state)
             await tx.append(f"cohort-{cohort_id}", version, events, self._meta(region, actor))
         return cohort_id
 
@@ -83,8 +84,10 @@ class Matching:
 
     # -- the pool and the optimal assignment ------------------------------------------------
 
-    async def pool(self, region: str) -> tuple[list[Candidate], list[Candidate], list[Any]]:
-        """(mentees free to pair, mentors with remaining places, rows) of a region."""
+    async def pool(self, region: str, admitted_by: date | None = None,
+                   ) -> tuple[list[Candidate], list[Candidate], list[Any]]:
+        """(mentees free to pair, mentors with remaining places, rows) of a region; only those
+        admitted by ``admitted_by`` (a cohort's cut-off) when given."""
         async with self.store.engine.connect() as conn:
             rows = list(await conn.execute(text(
                 "SELECT p.*, "
@@ -93,8 +96,9 @@ class Matching:
                 " (SELECT count(*) FROM matching.proposals x WHERE x.status = 'proposed' AND "
                 "   (x.mentee_id = p.person_id OR x.mentor_id = p.person_id)) AS pending "
                 "FROM matching.pool p WHERE p.region = :region AND p.left_reason IS NULL "
+                "AND (CAST(:by AS date) IS NULL OR p.admitted_at::date <= CAST(:by AS date)) "
                 "ORDER BY coalesce(p.waiting_since, p.admitted_at), p.person_id"),
-                {"region": region}))
+                {"region": region, "by": admitted_by}))
         mentees = [_candidate(r) for r in rows
                    if r.role == Role.mentee.value and r.active == 0 and r.pending == 0]
         mentors = [_candidate(r, r.capacity - r.active - r.pending) for r in rows
@@ -111,7 +115,11 @@ class Matching:
                       min_score: float) -> tuple[list[dict], list[dict]]:
         region = region_of(cohort_id)
         check(region)
-        mentees, mentors, _ = await self.pool(region)
+        async with self.store.engine.connect() as conn:
+            cohort = domain.cohort_from(
+                [e.data for e in await Transaction(self.store, conn).read_stream(
+                    f"cohort-{cohort_id}")])
+        mentees, mentors, _ = await self.pool(region, cohort.cut_off_on)
         # Those back in the pool after an early ending (waiting longest) come first: the pool
         # is ordered by waiting time and the assignment breaks ties in that order.
         proposals, unmatched = assign(mentees, mentors, min_score=min_score,
