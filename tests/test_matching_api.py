@@ -87,6 +87,16 @@ async def test_from_admitted_candidates_to_pairs_visible_in_reporting(settings):
             return sum(row.paired for row in funnel.rows.values()) == 1
 
         await eventually(paired_in_reporting)
+        launched = await matching.post(f"/staff/cohorts/{cohort_id}/launch", headers=BRE)
+        assert launched.json() == {"cohort_id": cohort_id, "pair_count": 1}
+        listed = (await matching.get("/staff/cohorts", headers=BRE)).json()
+        assert [(c["cohort_id"], c["launched"], c["active_pairs"]) for c in listed] == [
+            (cohort_id, True, 1)]
+        waiting = (await matching.get("/staff/pool", params={"region": "BRE"},
+                                      headers=BRE)).json()
+        # The unmatched mentee waits with its reason; the declined one is back, no reason yet.
+        assert sorted(str(m["waiting_reason"]) for m in waiting["mentees"]) == [
+            "None", "no_capacity_left"]
 
         # How many more mentors for the target of 2 pairs? 1 pair formed; 1 proposal accepted
         # and 1 declined (50 %): 2 more proposals needed, 1 mentor place free again.

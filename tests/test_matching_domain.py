@@ -172,3 +172,17 @@ def test_mentor_capacity_and_early_endings():
         domain.decide(domain.FormPair(uuid4(), proposed(a, the_mentor), 1), state)
     assert again.value.code == "ended_early_before"
     domain.decide(domain.FormPair(uuid4(), proposed(b, the_mentor), 1), state)  # room again
+
+
+def test_those_back_after_an_early_ending_come_first():
+    from services.matching.workflow import assign_with_priority
+
+    newcomer = mentee("29", sectors=("culture",))  # a perfect fit for the one place
+    rematched = mentee("22", sectors=("culture",))  # a neighbour: lower score, but waiting
+    the_mentor = mentor("29", capacity=1)
+    plain, _ = assign([newcomer, rematched], [the_mentor])
+    assert [p.mentee_id for p in plain] == [newcomer.person_id]
+    first, unmatched = assign_with_priority([newcomer, rematched], [the_mentor],
+                                            {rematched.person_id}, 0.35, frozenset())
+    assert [p.mentee_id for p in first] == [rematched.person_id]
+    assert [u.person_id for u in unmatched] == [newcomer.person_id]

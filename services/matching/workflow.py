@@ -3,7 +3,9 @@ database transaction around the pure domain."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -44,6 +46,27 @@ def _candidate(row: Any, capacity: int = 1) -> Candidate:
         availability=frozenset(AvailabilitySlot(a) for a in row.availability),
         remote_ok=row.remote_ok, aspirations=frozenset(JobFamily(a) for a in row.aspirations),
         job_family=JobFamily(row.job_family) if row.job_family else None, capacity=capacity)
+
+
+def assign_with_priority(mentees: list[Candidate], mentors: list[Candidate],
+                         rematch: set[UUID], min_score: float,
+                         excluded: frozenset[tuple[UUID, UUID]]):
+    """Those back in the pool after an early ending come first: they are assigned (optimally)
+    before the others, who share the places left. Within each group, ties go to whoever has
+    waited longest (the pool's order)."""
+    first = [m for m in mentees if m.person_id in rematch]
+    if not first:
+        return assign(mentees, mentors, min_score=min_score, excluded=excluded)
+    early, _ = assign(first, mentors, min_score=min_score, excluded=excluded)
+    taken = Counter(p.mentor_id for p in early)
+    left = [replace(m, capacity=m.capacity - taken[m.person_id]) for m in mentors
+            if m.capacity > taken[m.person_id]]
+    paired = {p.mentee_id for p in early}
+    rest, unmatched = assign([m for m in mentees if m.person_id not in paired], left,
+                             min_score=min_score, excluded=excluded)
+    mentor_ids = {p.mentor_id for p in [*early, *rest]}
+    unmatched = [u for u in unmatched if u.person_id not in mentor_ids]
+    return [*early, *rest], unmatched
 
 
 class Matching:
@@ -119,11 +142,10 @@ class Matching:
             cohort = domain.cohort_from(
                 [e.data for e in await Transaction(self.store, conn).read_stream(
                     f"cohort-{cohort_id}")])
-        mentees, mentors, _ = await self.pool(region, cohort.cut_off_on)
-        # Those back in the pool after an early ending (waiting longest) come first: the pool
-        # is ordered by waiting time and the assignment breaks ties in that order.
-        proposals, unmatched = assign(mentees, mentors, min_score=min_score,
-                                      excluded=await self._excluded())
+        mentees, mentors, rows = await self.pool(region, cohort.cut_off_on)
+        proposals, unmatched = assign_with_priority(
+            mentees, mentors, {r.person_id for r in rows if r.waiting_since is not None},
+            min_score, await self._excluded())
         by_id = {c.person_id: c for c in [*mentees, *mentors]}
         events = [domain.proposal(uuid4(), cohort_id, p.mentee_id, p.mentor_id, p.score)
                   for p in proposals]
