@@ -57,7 +57,8 @@ def metadata(region: str = "IDF", actor: str = "system") -> Metadata:
 
 
 def cohort_opened(n: int = 1) -> CohortOpened:
-    return CohortOpened(cohort_id="IDF-2025-09", starts_on=date(2025, 9, 1), target_pairs=n)
+    return CohortOpened(cohort_id="IDF-2025-09", starts_on=date(2025, 9, 1), target_pairs=n,
+                        cut_off_on=date(2025, 8, 15))
 
 
 # --- servers -----------------------------------------------------------------------------------
