@@ -121,15 +121,21 @@ async def run_ours(url: str, writers: int, appends: int, batch: int, streams: in
             versions[k] += batch
 
     try:
-        # Untimed: open every pooled connection, compile the statement, warm pydantic.
-        await asyncio.gather(*(writer(w, warmup, "warm") for w in range(writers)))
-        c0, s0 = cpu.sample()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(writer(w, appends, "run") for w in range(writers)))
-        elapsed = time.perf_counter() - t0
-        c1, s1 = cpu.sample()
+        return await timed(writer, writers, appends, batch, warmup, cpu)
     finally:
         await store.dispose()
+
+
+async def timed(writer, writers: int, appends: int, batch: int, warmup: int,
+                cpu: CpuMeter) -> tuple[float, float, float, int]:
+    """Warm up untimed (pooled connections, prepared statements, pydantic), then time the run:
+    (events/s, client CPU µs/event, PostgreSQL CPU µs/event, events)."""
+    await asyncio.gather(*(writer(w, warmup, "warm") for w in range(writers)))
+    c0, s0 = cpu.sample()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(writer(w, appends, "run") for w in range(writers)))
+    elapsed = time.perf_counter() - t0
+    c1, s1 = cpu.sample()
     n = writers * appends * batch
     return n / elapsed, (c1 - c0) / n * 1e6, (s1 - s0) / n * 1e6, n
 
@@ -163,16 +169,9 @@ async def run_raw(url: str, writers: int, appends: int, batch: int, streams: int
                 versions[k] += batch
 
     try:
-        await asyncio.gather(*(writer(w, warmup, "warm") for w in range(writers)))
-        c0, s0 = cpu.sample()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(writer(w, appends, "run") for w in range(writers)))
-        elapsed = time.perf_counter() - t0
-        c1, s1 = cpu.sample()
+        return await timed(writer, writers, appends, batch, warmup, cpu)
     finally:
         await pool.close()
-    n = writers * appends * batch
-    return n / elapsed, (c1 - c0) / n * 1e6, (s1 - s0) / n * 1e6, n
 
 
 async def measure(args: argparse.Namespace) -> None:
