@@ -149,3 +149,14 @@ async def eventually(check, timeout: float = 20.0, interval: float = 0.05):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server on a free loopback port; settings.model_copy(update=
+    mailbox.settings_update()) points a service at it."""
+    from tests.mailbox import Mailbox
+
+    box = Mailbox().start()
+    yield box
+    box.stop()

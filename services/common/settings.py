@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     consumer_backoff_s: float = 0.5
     consumer_max_backoff_s: float = 30.0
     consumer_batch_size: int = 50
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for e-mails")
+    smtp_port: int = Field(default=25, description="SMTP port (success up runs a local one)")
+    smtp_sender: str = Field(default="Succ'ess <noreply@succes.cress.fr>",
+                             description="From: of every e-mail")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool | None = Field(
+        default=False, description="upgrade with STARTTLS (None: when the server offers it)")
+    smtp_timeout_s: float = 30.0
     log_level: str = "INFO"
     log_json: bool = True
 
