@@ -4,16 +4,20 @@ outcomes and networking events."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
-from events.base import EventData, Service
+from events import followup_v1  # noqa: F401  (frozen v1 shapes, kept to read old events)
+from events.base import EventData, Service, upcaster
 from events.vocabulary import (
     Audience,
     CohortId,
+    Concern,
     Departement,
+    EarlyEndingReason,
+    EndedBy,
     ImpactIndicator,
     MeetingFormat,
     NetworkingEventKind,
@@ -22,7 +26,10 @@ from events.vocabulary import (
     Party,
     QuestionnaireKind,
     Rating,
+    ReminderKind,
+    Respondent,
     ReviewAssessment,
+    ReviewCriterion,
     ReviewKind,
     Role,
     SessionTheme,
@@ -84,36 +91,74 @@ class ReviewOverdue(EventData, service=Service.followup):
     grace_days: Annotated[int, Field(ge=0)]
 
 
-class ReviewCompleted(EventData, service=Service.followup):
-    """A referent held a review with the pair and recorded their assessment."""
+class ReviewCompleted(EventData, service=Service.followup, version=2):
+    """A referent recorded a review: held or not, their assessment, ratings and concerns."""
 
     pair_id: UUID
     kind: ReviewKind
-    held_on: date
+    held: bool  # False: the pair did not come (the review is recorded all the same)
+    held_on: date  # the day of the review (or of the recording when it was not held)
     referent_id: StaffId
-    assessment: ReviewAssessment
+    assessment: ReviewAssessment | None  # None when not held
+    ratings: dict[ReviewCriterion, Rating] = {}
+    concerns: tuple[Concern, ...] = ()
+
+    @model_validator(mode="after")
+    def _assessed_iff_held(self) -> Self:
+        if self.held != (self.assessment is not None):
+            raise ValueError("a held review has an assessment, and only a held one")
+        return self
 
 
-class QuestionnaireAnswered(EventData, service=Service.followup):
-    """A mentee or mentor answered a questionnaire of impact indicators."""
+@upcaster("ReviewCompleted", from_version=1)
+def _review_completed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # v1 only recorded reviews that took place, without ratings or concerns.
+    return {**data, "held": True, "ratings": {}, "concerns": []}
+
+
+class QuestionnaireAnswered(EventData, service=Service.followup, version=2):
+    """Someone answered a questionnaire of impact indicators (end of programme, six months
+    after, or the annual review, which also asks referents and partners)."""
 
     response_id: UUID
-    person_id: UUID
-    role: Role
-    pair_id: UUID | None  # None for an annual-review answer from someone no longer paired
+    respondent: Respondent
+    person_id: UUID | None  # mentees and mentors; referents and partners answer anonymously
+    pair_id: UUID | None  # None for an annual-review answer from someone not paired
     kind: QuestionnaireKind
     questionnaire_version: Annotated[int, Field(ge=1)]
     # Ratings only: the questionnaire has no free-text question, by the personal data rule.
     answers: Annotated[dict[ImpactIndicator, Rating], Field(min_length=1)]
 
+    @model_validator(mode="after")
+    def _person_iff_participant(self) -> Self:
+        participant = self.respondent in (Respondent.mentee, Respondent.mentor)
+        if participant != (self.person_id is not None):
+            raise ValueError("mentees and mentors answer with their person_id, others without")
+        return self
 
-class OutcomeRecorded(EventData, service=Service.followup):
-    """A mentee's situation was recorded at the end of the programme or six months after."""
+
+@upcaster("QuestionnaireAnswered", from_version=1)
+def _questionnaire_answered_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # v1 only asked mentees and mentors; its role becomes the respondent.
+    data = dict(data)
+    data["respondent"] = data.pop("role", None)
+    return data
+
+
+class OutcomeRecorded(EventData, service=Service.followup, version=2):
+    """A mentee's situation, and their satisfaction, at the end of the programme or six months
+    after."""
 
     person_id: UUID
     pair_id: UUID
     moment: OutcomeMoment
     situation: OutcomeSituation
+    satisfaction: Rating | None = None  # None when the mentee did not say
+
+
+@upcaster("OutcomeRecorded", from_version=1)
+def _outcome_recorded_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "satisfaction": None}  # v1 did not ask
 
 
 class NetworkingEventScheduled(EventData, service=Service.followup):
@@ -134,3 +179,49 @@ class AttendanceRecorded(EventData, service=Service.followup):
     person_id: UUID
     role: Role
     attended: bool
+
+
+class NetworkingRegistrationRecorded(EventData, service=Service.followup):
+    """A mentee or mentor registered for a networking event."""
+
+    networking_event_id: UUID
+    person_id: UUID
+    role: Role
+
+
+class ReferentAssigned(EventData, service=Service.followup):
+    """A staff referent now follows the pair (reviews and reminders go to them)."""
+
+    pair_id: UUID
+    referent_id: StaffId
+
+
+class FollowUpEnded(EventData, service=Service.followup):
+    """The pair's journey ended: completed after the final review, or early with a reason.
+    Matching ends the pair (PairEnded) and may rematch the mentee."""
+
+    pair_id: UUID
+    cohort_id: CohortId
+    mentee_id: UUID
+    mentor_id: UUID
+    ended_on: date
+    early: bool
+    reason: EarlyEndingReason | None  # required when early, absent otherwise (same for ended_by)
+    ended_by: EndedBy | None
+
+    @model_validator(mode="after")
+    def _reason_iff_early(self) -> Self:
+        if self.early != (self.reason is not None) or self.early != (self.ended_by is not None):
+            raise ValueError("reason and ended_by are required for an early ending, and only then")
+        return self
+
+
+class ReminderSent(EventData, service=Service.followup):
+    """A reminder e-mail was accepted by the mail server (the address never leaves the vault)."""
+
+    reminder_id: UUID
+    kind: ReminderKind
+    pair_id: UUID | None  # None for the annual survey of someone no longer paired
+    recipient: Respondent
+    person_id: UUID | None  # the mentee or mentor written to; None for a referent
+    referent_id: StaffId | None

@@ -554,7 +554,9 @@ class ImpactIndicator(StrEnum):
     job_search_skills = "job_search_skills"
     professional_skills = "professional_skills"
     ess_commitment = "ess_commitment"
-    satisfaction = "satisfaction"
+    satisfaction = "satisfaction"  # the mentee's satisfaction with the mentoring
+    mentor_satisfaction = "mentor_satisfaction"  # the mentor's, asked of the mentor
+    would_recommend = "would_recommend"
 
 
 IMPACT_INDICATOR_LABELS = {
@@ -565,7 +567,87 @@ IMPACT_INDICATOR_LABELS = {
     ImpactIndicator.job_search_skills: "Méthodes de recherche d'emploi",
     ImpactIndicator.professional_skills: "Compétences professionnelles",
     ImpactIndicator.ess_commitment: "Envie de s'engager dans l'ESS",
-    ImpactIndicator.satisfaction: "Satisfaction à l'égard du programme",
+    ImpactIndicator.satisfaction: "Satisfaction à l'égard du mentorat",
+    ImpactIndicator.mentor_satisfaction: "Satisfaction du mentor",
+    ImpactIndicator.would_recommend: "Recommanderait le programme",
+}
+
+
+class Respondent(StrEnum):
+    """Who answers a questionnaire: the annual review also asks referents and partners."""
+
+    mentee = "mentee"
+    mentor = "mentor"
+    referent = "referent"
+    partner = "partner"  # member organisations, universities, missions locales
+
+
+RESPONDENT_LABELS = {
+    Respondent.mentee: "Mentoré·e",
+    Respondent.mentor: "Mentor",
+    Respondent.referent: "Référent·e",
+    Respondent.partner: "Partenaire",
+}
+
+
+class ReviewCriterion(StrEnum):
+    """What a referent rates (1 to 5) at a review."""
+
+    relationship_quality = "relationship_quality"
+    meeting_regularity = "meeting_regularity"
+    mentee_progress = "mentee_progress"
+    mentee_engagement = "mentee_engagement"
+    mentor_engagement = "mentor_engagement"
+
+
+REVIEW_CRITERION_LABELS = {
+    ReviewCriterion.relationship_quality: "Qualité de la relation",
+    ReviewCriterion.meeting_regularity: "Régularité des rencontres",
+    ReviewCriterion.mentee_progress: "Progression du ou de la mentoré·e",
+    ReviewCriterion.mentee_engagement: "Engagement du ou de la mentoré·e",
+    ReviewCriterion.mentor_engagement: "Engagement du mentor",
+}
+
+
+class Concern(StrEnum):
+    """A concern a referent flags at a review."""
+
+    availability = "availability"
+    motivation = "motivation"
+    relationship = "relationship"
+    personal_situation = "personal_situation"
+    professional_situation = "professional_situation"
+    mentor_practice = "mentor_practice"
+    other = "other"
+
+
+CONCERN_LABELS = {
+    Concern.availability: "Disponibilité",
+    Concern.motivation: "Motivation",
+    Concern.relationship: "Relation dans le binôme",
+    Concern.personal_situation: "Situation personnelle",
+    Concern.professional_situation: "Situation professionnelle",
+    Concern.mentor_practice: "Posture du mentor",
+    Concern.other: "Autre",
+}
+
+
+class ReminderKind(StrEnum):
+    kickoff = "kickoff"  # the pair's first meeting
+    review_upcoming = "review_upcoming"  # a review to book, two weeks before it is due
+    review_due = "review_due"
+    review_overdue = "review_overdue"
+    post_programme_survey = "post_programme_survey"  # six months after the end
+    annual_survey = "annual_survey"  # the summer programme review
+
+
+REMINDER_KIND_LABELS = {
+    ReminderKind.kickoff: "Lancement du binôme",
+    ReminderKind.review_upcoming: "Bilan à planifier",
+    ReminderKind.review_due: "Bilan à réaliser",
+    ReminderKind.review_overdue: "Bilan en retard",
+    ReminderKind.post_programme_survey: "Questionnaire à six mois",
+    ReminderKind.annual_survey: "Questionnaire du bilan annuel",
 }
 
 
@@ -655,6 +737,10 @@ LABELS: Mapping[type[StrEnum], Mapping[Any, str]] = {
     SessionTheme: SESSION_THEME_LABELS,
     QuestionnaireKind: QUESTIONNAIRE_KIND_LABELS,
     ImpactIndicator: IMPACT_INDICATOR_LABELS,
+    Respondent: RESPONDENT_LABELS,
+    ReviewCriterion: REVIEW_CRITERION_LABELS,
+    Concern: CONCERN_LABELS,
+    ReminderKind: REMINDER_KIND_LABELS,
     OutcomeSituation: OUTCOME_SITUATION_LABELS,
     OutcomeMoment: OUTCOME_MOMENT_LABELS,
     NetworkingEventKind: NETWORKING_EVENT_KIND_LABELS,

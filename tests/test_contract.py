@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 
-from events import base, followup, intake, matching, vocabulary
+from events import base, followup, followup_v1, intake, matching, vocabulary
 from events.base import (
     EventData,
     MalformedEvent,
@@ -157,18 +157,21 @@ EXAMPLES: list[EventData] = [
         grace_days=14,
     ),
     followup.ReviewCompleted(
-        pair_id=PAIR, kind=vocabulary.ReviewKind.final, held_on=date(2026, 9, 10),
+        pair_id=PAIR, kind=vocabulary.ReviewKind.final, held=True, held_on=date(2026, 9, 10),
         referent_id="ref-042", assessment=vocabulary.ReviewAssessment.on_track,
+        ratings={vocabulary.ReviewCriterion.relationship_quality: 5},
+        concerns=(vocabulary.Concern.availability,),
     ),
     followup.QuestionnaireAnswered(
-        response_id=EVENT, person_id=PERSON, role=Role.mentee, pair_id=PAIR,
+        response_id=EVENT, respondent=vocabulary.Respondent.mentee, person_id=PERSON,
+        pair_id=PAIR,
         kind=vocabulary.QuestionnaireKind.end_of_programme,
         questionnaire_version=vocabulary.QUESTIONNAIRE_VERSION,
         answers={ImpactIndicator.self_confidence: 4, ImpactIndicator.ess_knowledge: 5},
     ),
     followup.OutcomeRecorded(
         person_id=PERSON, pair_id=PAIR, moment=vocabulary.OutcomeMoment.six_months_after,
-        situation=vocabulary.OutcomeSituation.job_or_training_in_ess,
+        situation=vocabulary.OutcomeSituation.job_or_training_in_ess, satisfaction=4,
     ),
     followup.NetworkingEventScheduled(
         networking_event_id=EVENT, kind=vocabulary.NetworkingEventKind.annual_review,
@@ -177,6 +180,18 @@ EXAMPLES: list[EventData] = [
     ),
     followup.AttendanceRecorded(
         networking_event_id=EVENT, person_id=PERSON, role=Role.mentee, attended=True
+    ),
+    followup.NetworkingRegistrationRecorded(
+        networking_event_id=EVENT, person_id=PERSON, role=Role.mentor
+    ),
+    followup.ReferentAssigned(pair_id=PAIR, referent_id="ref-042"),
+    followup.FollowUpEnded(
+        pair_id=PAIR, cohort_id=COHORT, mentee_id=PERSON, mentor_id=MENTOR,
+        ended_on=date(2026, 9, 15), early=False, reason=None, ended_by=None,
+    ),
+    followup.ReminderSent(
+        reminder_id=EVENT, kind=vocabulary.ReminderKind.review_due, pair_id=PAIR,
+        recipient=vocabulary.Respondent.referent, person_id=None, referent_id="ref-042",
     ),
 ]
 
@@ -217,7 +232,8 @@ def test_events_are_frozen() -> None:
 
 def test_each_event_lives_in_its_service_module() -> None:
     for (event_type, version), model in catalogue().items():
-        assert model.__module__ == f"events.{model.service}", event_type
+        # Frozen older versions may live beside it, in events.<service>_v<N>.
+        assert model.__module__.startswith(f"events.{model.service}"), event_type
         assert (model.__doc__ or "").strip(), f"{event_type} v{version} needs a docstring"
 
 
@@ -444,3 +460,27 @@ def test_cohort_ids() -> None:
     with pytest.raises(ValidationError):
         matching.CohortOpened(cohort_id="2025-09", starts_on=date(2025, 9, 1), target_pairs=20,
                               cut_off_on=date(2025, 8, 15))
+
+
+@pytest.mark.parametrize(("v1", "expected"), [
+    (followup_v1.ReviewCompleted(pair_id=PAIR, kind=vocabulary.ReviewKind.intermediate,
+                                 held_on=date(2026, 3, 2), referent_id="ref-042",
+                                 assessment=vocabulary.ReviewAssessment.at_risk),
+     {"held": True, "ratings": {}, "concerns": (),
+      "assessment": vocabulary.ReviewAssessment.at_risk}),
+    (followup_v1.QuestionnaireAnswered(
+        response_id=EVENT, person_id=PERSON, role=Role.mentor, pair_id=PAIR,
+        kind=vocabulary.QuestionnaireKind.end_of_programme, questionnaire_version=1,
+        answers={"satisfaction": 5}),
+     {"respondent": vocabulary.Respondent.mentor, "person_id": PERSON,
+      "answers": {ImpactIndicator.satisfaction: 5}}),
+    (followup_v1.OutcomeRecorded(person_id=PERSON, pair_id=PAIR,
+                                 moment=vocabulary.OutcomeMoment.end,
+                                 situation=vocabulary.OutcomeSituation.job_seeking),
+     {"satisfaction": None, "situation": vocabulary.OutcomeSituation.job_seeking}),
+], ids=lambda v: type(v).__name__ if isinstance(v, EventData) else "")
+def test_stored_v1_followup_events_load_as_v2(v1: EventData, expected: dict) -> None:
+    loaded = load_event(sealed(v1).to_json())
+    assert loaded.schema_version == 2 and type(loaded.data) is current_model(v1.event_type)
+    for field, value in expected.items():
+        assert getattr(loaded.data, field) == value
