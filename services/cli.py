@@ -156,7 +156,9 @@ def _secret(name: str, data_dir: Path | None) -> str:
 
 @app.command()
 def token(
-    role: Annotated[str, typer.Option(help="referent, admin ou analyst.")],
+    role: Annotated[str, typer.Option(
+        help="referent, admin, analyst ; mentor (sujet : son identifiant de personne, pour "
+        "déclarer ses séances) ; service (appels entre services).")],
     subject: Annotated[str, typer.Option(help="Identifiant de la personne (ex. ref-042).")],
     region: Annotated[str | None, typer.Option(
         help="Région de rattachement (ex. IDF) ; obligatoire pour un·e référent·e.")] = None,
@@ -171,7 +173,7 @@ def token(
     try:
         staff_role = StaffRole(role)
     except ValueError:
-        _fail("rôle inconnu : choisissez referent, admin ou analyst.")
+        _fail("rôle inconnu : choisissez referent, admin, analyst, mentor ou service.")
     if staff_role is StaffRole.referent and not region:
         _fail("un·e référent·e est rattaché·e à une région : ajoutez --region (ex. --region IDF).")
     secret = _secret("SUCCESS_AUTH_SECRET", data_dir)

@@ -46,10 +46,15 @@ class StaffRole(StrEnum):
     referent = "referent"  # runs applications and pairs of their region
     admin = "admin"        # everything, nationally or within their region
     analyst = "analyst"    # reads, never acts
+    mentor = "mentor"      # a mentor (subject: their person id), declares their own sessions
+    service = "service"    # another service of the platform (followup reading contacts)
 
 
 ROLE_LABELS = {StaffRole.referent: "référent·e", StaffRole.admin: "administrateur·rice",
-               StaffRole.analyst: "analyste"}
+               StaffRole.analyst: "analyste", StaffRole.mentor: "mentor",
+               StaffRole.service: "service interne"}
+# What ``staff()`` without roles admits: the people of the back-office, not mentors or services.
+STAFF_ROLES = frozenset({StaffRole.referent, StaffRole.admin, StaffRole.analyst})
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,7 @@ def _clock_now(request: Request) -> datetime:
 def staff(*roles: StaffRole) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency giving the calling :class:`Principal` if their role is one of ``roles``
     (any role when none is given): ``Depends(staff(StaffRole.referent, StaffRole.admin))``."""
-    allowed = frozenset(roles) or frozenset(StaffRole)
+    allowed = frozenset(roles) or STAFF_ROLES
 
     # ``_bearer`` only puts the scheme in the OpenAPI; the header is read here to tell a
     # missing token from a malformed one.

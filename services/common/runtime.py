@@ -8,9 +8,10 @@ Shutdown stops taking messages, lets the relay finish its batch, then closes con
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
@@ -45,6 +46,8 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     # Called once the store is open, e.g. to attach service state to the app.
     on_start: Callable[["ServiceRuntime"], None] | None = None
+    # A loop the service runs beside its consumers (followup's timers), cancelled at stop.
+    background: Callable[["ServiceRuntime"], Coroutine[Any, Any, None]] | None = None
     tags: Sequence[str] = field(default_factory=tuple)
 
 
@@ -87,6 +90,7 @@ class ServiceRuntime:
         self.broker: NatsBroker | None = None
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task | None = None
+        self._background: asyncio.Task | None = None
         self.ready = False
         self.state: dict[str, object] = {}  # what a service's on_start attaches (e.g. intake)
 
@@ -96,6 +100,8 @@ class ServiceRuntime:
         self.store = EventStore.connect(database_url, self.service.value, clock=self.clock)
         await self._ensure_stream(nats_url)
         self.broker = build_broker(self.definition, nats_url)
+        if self.definition.on_start:  # before consumers: their handlers may need its state
+            self.definition.on_start(self)
         for consumer in self.definition.consumers:
             ConsumerRunner(self.service, consumer, self.store, self.broker, self.settings).subscribe()
         await self.broker.start()
@@ -103,8 +109,9 @@ class ServiceRuntime:
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         relay = self.relay
         RELAY_PUBLISHED.labels(self.service.value).set_function(lambda: relay.published)
-        if self.definition.on_start:
-            self.definition.on_start(self)
+        if self.definition.background:
+            self._background = asyncio.create_task(self.definition.background(self),
+                                                   name=f"{self.service}-background")
         self.ready = True
         log.info("service started", service=self.service.value)
 
@@ -125,6 +132,9 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._background is not None:
+            self._background.cancel()
+            await asyncio.gather(self._background, return_exceptions=True)
         if self.broker is not None:
             await self.broker.stop()  # no new messages; in-flight handlers finish
         if self.relay is not None and self._relay_task is not None:

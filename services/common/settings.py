@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     smtp_starttls: bool | None = Field(
         default=False, description="upgrade with STARTTLS (None: when the server offers it)")
     smtp_timeout_s: float = 30.0
+    intake_url: str = Field(default="http://127.0.0.1:8101",
+                            description="intake's HTTP API (followup reads contacts there)")
+    followup_intermediate_review_months: int = 6
+    followup_final_review_months: int = 12
+    followup_post_programme_months: int = 6
+    followup_overdue_grace_days: int = Field(
+        default=30, description="days after a review's due date before it is overdue")
+    followup_upcoming_notice_days: int = Field(
+        default=14, description="days before a review is due when its referent is reminded")
+    followup_annual_survey_on: str = Field(
+        default="06-15", description="MM-DD: when the annual review questionnaire goes out")
+    followup_poll_interval_s: float = Field(
+        default=5.0, description="how often followup looks for due timers and mail to send")
+    mail_max_backoff_s: float = 3600.0
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -263,3 +263,27 @@ async def erase_person(person_id: UUID, request: Request, principal: Admin) -> d
         raise DomainError("person_not_found", "Personne introuvable (déjà effacée ?).")
     return {"person_id": str(person_id), "erased": True,
             "message": "Les données personnelles ont été détruites ; PersonErased est publié."}
+
+
+ServiceCall = Annotated[Principal, Depends(staff(StaffRole.service))]
+
+
+class Contact(BaseModel):
+    person_id: UUID
+    first_name: str
+    email: str
+
+
+@router.get("/persons/{person_id}/contact", summary="Coordonnées d'une personne (services "
+            "internes : rappels du suivi)")
+async def person_contact(person_id: UUID, request: Request, _: ServiceCall) -> Contact:
+    """Read from the vault at the moment a reminder is sent, never copied elsewhere: an erased
+    person has no contact any more (404)."""
+    intake = _intake(request)
+    async with intake.store.engine.connect() as conn:
+        record = await intake.vault.get(conn, person_id)
+    email = (record or {}).get("email")
+    if not email:
+        raise DomainError("person_not_found", "Personne inconnue ou effacée : aucun contact.",
+                          field="person_id")
+    return Contact(person_id=person_id, first_name=record.get("first_name") or "", email=email)

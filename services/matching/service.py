@@ -6,7 +6,7 @@ from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import require
 from services.matching.api import router
 from services.matching.pool import on_intake_event
-from services.matching.workflow import Matching
+from services.matching.workflow import Matching, on_followup_ended
 
 
 def _start(runtime: ServiceRuntime) -> None:
@@ -18,7 +18,8 @@ def _start(runtime: ServiceRuntime) -> None:
 definition = ServiceDefinition(
     service=Service.matching,
     description="Cohortes, vivier des candidat·es admis·es, propositions optimales et binômes.",
-    consumers=[Consumer("pool", "success.*.intake.*", on_intake_event, batch=True)],
+    consumers=[Consumer("pool", "success.*.intake.*", on_intake_event, batch=True),
+               Consumer("journeys", "success.*.followup.FollowUpEnded", on_followup_ended)],
     routers=[router],
     on_start=_start,
 )

@@ -13,7 +13,8 @@ from uuid import UUID, uuid4
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from events import Metadata
+from events import Envelope, Metadata
+from events.followup import FollowUpEnded
 from events.matching import MatchProposed, ScoreBreakdown
 from events.vocabulary import (
     AvailabilitySlot,
@@ -26,6 +27,7 @@ from events.vocabulary import (
     Sector,
 )
 from services.common.clock import Clock
+from services.common.consumer import NotReadyYet
 from services.common.errors import DomainError
 from services.common.store import EventStore, Transaction
 from services.matching import domain
@@ -286,16 +288,39 @@ class Matching:
         if row is None:
             raise DomainError("pair_not_found", "Binôme introuvable.")
         check(row.region)
-        stream = f"mentor-{row.mentor_id}"
         async with self.store.transaction() as tx:
-            history = [e.data for e in await tx.read_stream(stream)]
-            events = domain.decide(domain.EndPair(pair_id, ended_on, reason, ended_by),
-                                   domain.mentor_from(history))
-            await tx.append(stream, len(history), events, self._meta(row.region, actor))
-            await tx.connection.execute(text(
-                "UPDATE matching.pairs SET ended_on = :on, ended_early = :early "
-                "WHERE pair_id = :p"), {"on": ended_on, "early": reason is not None, "p": pair_id})
-            if reason is not None:  # back to the pool, ahead of those who arrived later
-                await tx.connection.execute(text(
-                    "UPDATE matching.pool SET waiting_since = admitted_at WHERE person_id = :m"),
-                    {"m": row.mentee_id})
+            await end_pair_in(tx, row, reason, ended_by, ended_on, self._meta(row.region, actor))
+
+
+async def end_pair_in(tx: Transaction, row: Any, reason: EarlyEndingReason | None,
+                      ended_by: Party | None, ended_on: date, metadata: Metadata) -> None:
+    """End the pair of ``row`` (matching.pairs) in ``tx``: the append comes first."""
+    stream = f"mentor-{row.mentor_id}"
+    history = [e.data for e in await tx.read_stream(stream)]
+    events = domain.decide(domain.EndPair(row.pair_id, ended_on, reason, ended_by),
+                           domain.mentor_from(history))
+    await tx.append(stream, len(history), events, metadata)
+    await tx.connection.execute(text(
+        "UPDATE matching.pairs SET ended_on = :on, ended_early = :early "
+        "WHERE pair_id = :p"), {"on": ended_on, "early": reason is not None, "p": row.pair_id})
+    if reason is not None:  # back to the pool, ahead of those who arrived later
+        await tx.connection.execute(text(
+            "UPDATE matching.pool SET waiting_since = admitted_at WHERE person_id = :m"),
+            {"m": row.mentee_id})
+
+
+async def on_followup_ended(envelope: Envelope, tx: Transaction) -> None:
+    """Followup ended a journey (completed after the final review, or early): end the pair
+    here too, which may put the mentee back in the pool."""
+    data = envelope.data
+    if not isinstance(data, FollowUpEnded):
+        return
+    row = (await tx.connection.execute(text("SELECT * FROM matching.pairs WHERE pair_id = :p"),
+                                       {"p": data.pair_id})).first()
+    if row is None:
+        raise NotReadyYet(f"pair {data.pair_id} not formed here yet")
+    if row.ended_on is not None:
+        return  # ended here first (matching's own endpoint): followup only followed
+    await end_pair_in(tx, row, data.reason, data.ended_by, data.ended_on, Metadata(
+        region=envelope.region, actor=envelope.actor, correlation_id=envelope.correlation_id,
+        causation_id=envelope.event_id))
