@@ -84,6 +84,10 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json, service=service.value)
+    if settings.clock_start is not None:
+        from services.common.clock import ShiftedClock, set_clock
+
+        set_clock(ShiftedClock(settings.clock_start))
     runtime = ServiceRuntime(definition_of(service), settings)
     uvicorn.run(runtime.app(), host=host, port=port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=20)

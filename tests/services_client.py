@@ -18,8 +18,9 @@ from tests.intake_client import AUTH_SECRET, TODAY
 async def running(settings, *services: str, clock: ManualClock | None = None):
     """Yields {service: (client, runtime)}."""
     clock = clock or ManualClock(TODAY)
-    settings = settings.model_copy(update={
-        "auth_secret": AUTH_SECRET, "vault_master_key": generate_master_key()})
+    settings = settings.model_copy(update={  # a given vault key survives a restart
+        "auth_secret": AUTH_SECRET,
+        "vault_master_key": settings.vault_master_key or generate_master_key()})
     async with AsyncExitStack() as stack:
         out = {}
         for name in services:

@@ -37,6 +37,19 @@ class ManualClock:
         self._now = instant
 
 
+class ShiftedClock:
+    """Real time, shifted to start at a chosen instant (``SUCCESS_CLOCK_START``): for demos
+    and for tests that run services as processes on a scripted date."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ShiftedClock needs an aware datetime")
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+
 _clock: Clock = SystemClock()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from pydantic import Field
@@ -65,6 +66,9 @@ class Settings(BaseSettings):
     followup_poll_interval_s: float = Field(
         default=5.0, description="how often followup looks for due timers and mail to send")
     mail_max_backoff_s: float = 3600.0
+    clock_start: datetime | None = Field(
+        default=None, description="demos and tests only: the business clock starts at this "
+        "instant (ISO 8601 with offset) and runs from there")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -425,9 +425,12 @@ class Followup:
                 await lock.commit()
                 return await self._send_claimed(row) if still_pending else 0
             finally:
-                await lock.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
-                                   key)
-                await lock.commit()
+                try:
+                    await lock.execute(text(
+                        "SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+                    await lock.commit()
+                except Exception as error:  # connection lost: the server dropped the lock
+                    log.info("mail lock already gone", error=repr(error))
 
     async def _send_claimed(self, row: Any) -> int:
         try:
@@ -446,6 +449,25 @@ class Followup:
         event = ReminderSent(reminder_id=row.mail_id, kind=ReminderKind(row.kind),
                              pair_id=row.pair_id, recipient=Respondent(row.recipient),
                              person_id=row.person_id, referent_id=row.referent_id)
+        # The server has the message: record it even if the database is away for a while,
+        # or it would be sent again. Only a crash in this window can still resend it.
+        delay = 0.5
+        while True:
+            try:
+                await self._mark_sent(row, event)
+                break
+            except ConcurrencyConflict:
+                break  # recorded already
+            except Exception as error:
+                log.warning("reminder sent but not yet recorded, retrying", error=repr(error),
+                            mail_id=str(row.mail_id))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        log.info("reminder sent", mail_id=str(row.mail_id), kind=row.kind,
+                 recipient=row.recipient)
+        return 1
+
+    async def _mark_sent(self, row: Any, event: ReminderSent) -> None:
         async with self.store.transaction() as tx:
             marked = await tx.connection.execute(text(
                 "UPDATE followup.mails SET sent_at = :now, attempts = attempts + 1 WHERE "
@@ -453,9 +475,6 @@ class Followup:
             if marked.rowcount == 1:  # a new stream: other writes may come first
                 await tx.append(f"reminder-{row.mail_id}", 0, [event],
                                 self._meta(row.region, SYSTEM))
-        log.info("reminder sent", mail_id=str(row.mail_id), kind=row.kind,
-                 recipient=row.recipient)
-        return 1
 
     async def _skip(self, row: Any, reason: str) -> None:
         async with self.store.transaction() as tx:
