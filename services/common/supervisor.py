@@ -27,6 +27,7 @@ from rich.table import Table
 
 from events import Service
 from services.common.embedded import NatsServer, PostgresServer, die_with_parent, free_port
+from services.common.mailcatcher import MailCatcher
 from services.common.migrate import migrate
 from services.common.settings import Settings
 from services.common.stack import STATE_FILE, StackState
@@ -57,6 +58,7 @@ class Stack:
     urls: dict[Service, str] = field(default_factory=dict)
     nats_url: str = ""
     database_url: str = ""
+    mail: MailCatcher | None = None
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -71,10 +73,14 @@ class Stack:
                 self.nats_url = self.nats.url
         with console.status("Migrations des schémas…"):
             asyncio.run(migrate(self.database_url))
-        env = self._service_env()
+        if "SUCCESS_SMTP_HOST" not in os.environ:  # no mail server given: keep them on disk
+            self.mail = MailCatcher(self.data_dir / "mail").start()
         for service in Service:
             port = _port_or_free(DEFAULT_PORTS[service], self.host)
             self.urls[service] = f"http://{self.host}:{port}"
+        env = self._service_env()
+        for service in Service:
+            port = int(self.urls[service].rsplit(":", 1)[1])
             self.processes[service] = self._spawn(service, port, env)
         self._wait_ready()
         self._write_state()
@@ -85,8 +91,12 @@ class Stack:
                    ).write(self.data_dir)
 
     def _service_env(self) -> dict[str, str]:
-        return {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
-                "SUCCESS_DATABASE_URL": self.database_url, **local_secrets(self.data_dir)}
+        env = {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
+               "SUCCESS_DATABASE_URL": self.database_url, **local_secrets(self.data_dir),
+               "SUCCESS_INTAKE_URL": self.urls[Service.intake]}
+        if self.mail is not None:
+            env |= {"SUCCESS_SMTP_HOST": self.mail.host, "SUCCESS_SMTP_PORT": str(self.mail.port)}
+        return env
 
     def _spawn(self, service: Service, port: int, env: dict[str, str]) -> subprocess.Popen:
         log = open(self.data_dir / f"{service.value}.log", "ab")
@@ -130,6 +140,8 @@ class Stack:
         table.add_row("PostgreSQL", self.database_url, "")
         console.print(table)
         console.print(f"Données : {self.data_dir}   Journaux : {self.data_dir}/*.log")
+        if self.mail is not None:
+            console.print(f"Courriels envoyés (rappels, synthèses) : {self.mail.directory}/*.eml")
         console.print("Ctrl-C pour tout arrêter proprement.")
 
     def watch(self, stop: "StopFlag") -> None:
@@ -156,6 +168,8 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            if self.mail is not None:
+                self.mail.stop()
             if self.nats is not None:
                 self.nats.stop()
             if self.postgres is not None:
