@@ -52,9 +52,17 @@ def up(
     fresh: Annotated[bool, typer.Option("--fresh", help="Repartir de zéro : efface les données "
                                          "du système embarqué avant de démarrer.")] = False,
     host: Annotated[str, typer.Option(help="Adresse d'écoute des services HTTP.")] = "127.0.0.1",
+    demo: Annotated[bool, typer.Option("--demo", help="Peupler d'abord un programme de "
+                                        "démonstration (deux régions, une cohorte par trimestre "
+                                        "depuis septembre 2025) via les API des services, si la "
+                                        "base est vide.")] = False,
 ) -> None:
     """Démarre tout le système : PostgreSQL et NATS embarqués, migrations, puis les quatre
     services (un processus chacun). Ctrl-C arrête tout proprement.
+
+    Avec `--demo`, un an et plus d'activité fictive est d'abord rejoué à travers les vraies API
+    (candidatures, entretiens, binômes, séances, bilans, arrêts, sorties), puis l'adresse du
+    tableau de bord est affichée.
 
     Si SUCCESS_DATABASE_URL ou SUCCESS_NATS_URL sont définies, ces serveurs sont utilisés au
     lieu des serveurs embarqués."""
@@ -65,7 +73,7 @@ def up(
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json)
     raise typer.Exit(run_stack((data_dir or default_data_dir()).expanduser().resolve(), settings,
-                               fresh=fresh, host=host))
+                               fresh=fresh, host=host, demo=demo))
 
 
 @app.command()

@@ -58,7 +58,8 @@ class Stack:
     urls: dict[Service, str] = field(default_factory=dict)
     nats_url: str = ""
     database_url: str = ""
-    mail: MailCatcher | None = None
+    mail: MailCatcher | None = None  # no mail server given: e-mails are kept on disk
+    demo: bool = False
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,17 +74,38 @@ class Stack:
                 self.nats_url = self.nats.url
         with console.status("Migrations des schémas…"):
             asyncio.run(migrate(self.database_url))
-        if "SUCCESS_SMTP_HOST" not in os.environ:  # no mail server given: keep them on disk
+        if self.mail is None and "SUCCESS_SMTP_HOST" not in os.environ:
             self.mail = MailCatcher(self.data_dir / "mail").start()
         for service in Service:
             port = _port_or_free(DEFAULT_PORTS[service], self.host)
             self.urls[service] = f"http://{self.host}:{port}"
+        if self.demo:
+            self._seed_demo()
         env = self._service_env()
         for service in Service:
             port = int(self.urls[service].rsplit(":", 1)[1])
             self.processes[service] = self._spawn(service, port, env)
         self._wait_ready()
         self._write_state()
+
+    def _seed_demo(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        from services.demo import seed
+
+        env = self._service_env()
+        settings = Settings(**{key.removeprefix("SUCCESS_").lower(): value
+                               for key, value in env.items() if key.startswith("SUCCESS_")})
+        if asyncio.run(_has_events(self.database_url)):
+            console.print("Démonstration : la base contient déjà des données, rien n'est ajouté.")
+            return
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("Démonstration : un an de programme rejoué", total=None)
+            stats = asyncio.run(seed(settings, lambda done, total: progress.update(
+                task, completed=done, total=total)))
+        console.print("Démonstration prête : " + ", ".join(
+            f"{key} {value}" for key, value in sorted(stats.items())))
 
     def _write_state(self) -> None:
         StackState(self.nats_url, self.database_url, {s.value: u for s, u in self.urls.items()},
@@ -210,7 +232,23 @@ class StopFlag:
             time.sleep(0.05)
 
 
-def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str) -> int:
+async def _has_events(database_url: str) -> bool:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.common.store import async_database_url
+
+    engine = create_async_engine(async_database_url(database_url))
+    try:
+        async with engine.connect() as conn:
+            return bool((await conn.execute(text(
+                "SELECT EXISTS (SELECT 1 FROM intake.events)"))).scalar())
+    finally:
+        await engine.dispose()
+
+
+def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
+              demo: bool = False) -> int:
     running = StackState.read(data_dir)
     if running is not None and running.pid and psutil.pid_exists(running.pid):
         console.print(f"[red]Succ'ess tourne déjà (processus {running.pid}) avec les données "
@@ -218,7 +256,7 @@ def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str) -> 
         return 1
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
-    stack = Stack(data_dir=data_dir, settings=settings, host=host)
+    stack = Stack(data_dir=data_dir, settings=settings, host=host, demo=demo)
     stop = StopFlag()
     try:
         try:

@@ -1,0 +1,33 @@
+"""The demo seeder drives the real services' APIs over a scripted calendar."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import text
+
+from services.common.store import EventStore
+from services.demo import seed
+from services.intake.vault import generate_master_key
+from tests.intake_client import AUTH_SECRET
+
+
+async def test_the_demo_seeds_a_programme_through_the_apis(settings, mailbox):
+    settings = settings.model_copy(update={
+        **mailbox.settings_update(), "auth_secret": AUTH_SECRET,
+        "vault_master_key": generate_master_key()})
+    stats = await seed(settings, today=date(2026, 1, 20))
+    assert stats["pairs"] >= 20 and stats["admitted"] > stats["pairs"]
+    assert stats["applications_rejected"] >= 1 and stats["applications_waiting_list"] >= 1
+    counts = {}
+    for schema in ("intake", "matching", "followup"):
+        store = EventStore.connect(settings.database_url, schema)
+        async with store.engine.connect() as conn:
+            counts |= dict((await conn.execute(text(
+                f"SELECT type, count(*) FROM {schema}.events GROUP BY type"))).all())
+        await store.dispose()
+    for expected in ("ApplicationReceived", "CandidateAdmitted", "PairFormed", "CohortLaunched",
+                     "FollowUpPlanned", "SessionLogged", "ReminderSent",
+                     "NetworkingEventScheduled", "AttendanceRecorded"):
+        assert counts.get(expected), expected
+    assert any("démarre" in m["Subject"] for m in mailbox.messages)
