@@ -71,7 +71,8 @@ def up(
     from services.common.supervisor import run_stack
 
     settings = _settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    # The demo runs the services in this process first: their logs would bury the progress bar.
+    configure_logging("WARNING" if demo else settings.log_level, json=settings.log_json)
     raise typer.Exit(run_stack((data_dir or default_data_dir()).expanduser().resolve(), settings,
                                fresh=fresh, host=host, demo=demo))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -37,13 +38,14 @@ def message_id(key: str) -> str:
 
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, body: str, key: str,
-                  attachments: Sequence[Attachment] = ()) -> EmailMessage:
+                  attachments: Sequence[Attachment] = (), now: datetime | None = None,
+                  ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Subject"] = subject
     message["Message-ID"] = message_id(key)
-    message["Date"] = format_datetime(get_clock().now())
+    message["Date"] = format_datetime(now or get_clock().now())
     message.set_content(body)
     for attachment in attachments:
         maintype, _, subtype = attachment.mime_type.partition("/")

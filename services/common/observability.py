@@ -26,5 +26,5 @@ def configure_logging(level: str = "INFO", json: bool = True, service: str | Non
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
-    for chatty in ("httpx", "httpcore", "alembic"):  # one line per request or revision
+    for chatty in ("httpx", "httpcore", "alembic", "mail.log"):  # one line per request or revision
         logging.getLogger(chatty).setLevel(logging.WARNING)

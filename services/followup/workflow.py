@@ -441,7 +441,8 @@ class Followup:
             subject, body = render(ReminderKind(row.kind), Respondent(row.recipient),
                                    contact.first_name, dict(row.params))
             message = mail.build_message(sender=self.settings.smtp_sender, to=[contact.email],
-                                         subject=subject, body=body, key=str(row.mail_id))
+                                         subject=subject, body=body, key=str(row.mail_id),
+                                         now=self.clock.now())
             await mail.send(self.settings, message)
         except (mail.MailError, ContactUnavailable) as error:
             await self._retry_later(row, str(error))
