@@ -375,7 +375,9 @@ class Seeder:
                 done += 1
                 if progress:
                     progress(done, done + len(self.agenda))
-            self.clock.set(datetime.now(UTC))
+            now = datetime.now(PARIS)  # end on `today`, at the current time of day
+            self.clock.set(max(self.clock.now(), datetime.combine(self.today, now.time(),
+                                                                  tzinfo=PARIS)))
             while await followup.fire_due():
                 pass
             await followup.send_pending()
