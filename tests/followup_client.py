@@ -94,7 +94,14 @@ async def move_to(svc, clock: ManualClock, day: date, hour: int = 10) -> None:
     followup = followup_of(svc)
     while await followup.fire_due():
         pass
-    await followup.send_pending()
+
+    async def all_sent() -> bool:  # the service's own loop may be sending some right now
+        await followup.send_pending()
+        return not await scalar(svc["followup"][1], "SELECT count(*) FROM followup.mails WHERE "
+                                "sent_at IS NULL AND skipped IS NULL AND next_attempt_at <= :now",
+                                now=clock.now())
+
+    await eventually(all_sent)
 
 
 async def followup_events(svc, pair_id: str | UUID | None = None) -> list[Any]:
