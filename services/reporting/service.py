@@ -1,4 +1,5 @@
-"""The reporting service process: archives every domain event and keeps the read models."""
+"""The reporting service process: archives every domain event and keeps the read models,
+serves them (API and dashboard) and sends the daily digest."""
 
 from events import Service
 from events.base import DOMAIN_SUBJECTS
