@@ -277,3 +277,50 @@ async def load_funnel(connection: AsyncConnection) -> FunnelView:
 
     view = await read_view(connection, tables=["funnel"])
     return FunnelView({key: FunnelRow.model_validate(row) for key, row in view.funnel.items()})
+
+
+async def fold_jetstream(nats_url: str, *, progress: Callable[[int], None] | None = None,
+                         total: Callable[[int], None] | None = None) -> tuple[View, int]:
+    """Every read model folded from the JetStream stream itself (from its first message,
+    duplicates dropped by event id), for when the archive is in doubt."""
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from events import EVENT_STREAM_NAME
+    from events.base import DOMAIN_SUBJECTS
+
+    view = View()
+    seen: set[str] = set()
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(EVENT_STREAM_NAME)
+        if total is not None:
+            total(info.state.messages)
+        sub = await js.pull_subscribe(
+            DOMAIN_SUBJECTS, durable=None, stream=EVENT_STREAM_NAME,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE,
+                                  max_ack_pending=-1))
+        handlers = HANDLERS
+        while True:
+            try:
+                messages = await sub.fetch(5_000, timeout=2)
+            except Exception:  # nothing left to fetch
+                break
+            for message in messages:
+                event = decode(message.data)
+                if event["event_id"] in seen:
+                    continue
+                seen.add(event["event_id"])
+                handler = handlers.get(event["type"])
+                if handler is not None:
+                    handler(view, event, event["data"])
+            view.dirty.clear()
+            if progress is not None:
+                progress(len(messages))
+            if messages[-1].metadata.num_pending == 0:
+                break
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return view, len(seen)

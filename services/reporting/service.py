@@ -6,6 +6,7 @@ from events.base import DOMAIN_SUBJECTS
 from services.common.consumer import Consumer
 from services.common.runtime import ServiceDefinition
 from services.reporting.api import router
+from services.reporting.digest import start_timer
 from services.reporting.projections import archive_and_project
 
 definition = ServiceDefinition(
@@ -13,4 +14,5 @@ definition = ServiceDefinition(
     description="Archive de tous les événements, vues par cohorte, tableaux de bord et exports.",
     consumers=[Consumer("archive", DOMAIN_SUBJECTS, archive_and_project, batch=True)],
     routers=[router],
+    on_start=start_timer,  # the 10:00 digest
 )
