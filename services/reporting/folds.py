@@ -332,15 +332,22 @@ def _follow_up_planned(v: View, e: Event, d: Row) -> None:
     reviews["final"]["due_on"] = d["final_review_due_on"]
 
 
-def _session_logged(v: View, e: Event, d: Row) -> None:
-    journey = _journey_of(v, d["pair_id"])
+def _session_logged(v: View, e: Event, d: Row) -> None:  # the most frequent event: inlined
+    pair_id = d["pair_id"]
+    journey = v.journeys.get(pair_id)
+    if journey is None:
+        journey = v.journeys[pair_id] = _journey(pair_id)
+    v.dirty.add(("journeys", pair_id))
     journey["sessions"] += 1
     journey["session_minutes"] += d["duration_minutes"]
     if d["used_toolkit"]:
         journey["toolkit_sessions"] += 1
     themes = journey["themes"]
-    themes[d["theme"]] = themes.get(d["theme"], 0) + 1
-    journey["last_activity"] = _later(journey["last_activity"], d["held_on"])
+    theme = d["theme"]
+    themes[theme] = themes.get(theme, 0) + 1
+    held_on, last = d["held_on"], journey["last_activity"]
+    if last is None or held_on > last:
+        journey["last_activity"] = held_on
 
 
 def _review_step(status: str) -> Callable[[View, Event, Row], None]:

@@ -19,6 +19,7 @@ brings an erased person back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,30 +138,40 @@ async def archive_batches(conn: asyncpg.Connection, *, as_of: datetime | None = 
                           up_to: int | None = None, batch: int = BATCH
                           ) -> AsyncIterator[list[asyncpg.Record]]:
     """The archive in log order, in big batches from a server-side cursor (run inside a
-    transaction). Each record holds the envelope's JSON text."""
+    transaction). Each record holds the envelope's JSON text. The next batch is requested
+    before the current one is handed out, so PostgreSQL works on it while we fold."""
     cursor = await conn.cursor(
         f"SELECT envelope::text FROM {SCHEMA}.archive "
         "WHERE ($1::timestamptz IS NULL OR recorded_at <= $1) "
         "AND ($2::bigint IS NULL OR position <= $2) ORDER BY position", as_of, up_to)
+    pending = asyncio.ensure_future(cursor.fetch(batch))
     while True:
-        rows = await cursor.fetch(batch)
-        if not rows:
+        rows = await pending
+        if len(rows) < batch:
+            if rows:
+                yield rows
             return
+        pending = asyncio.ensure_future(cursor.fetch(batch))
+        await asyncio.sleep(0)  # let the request go out before folding
         yield rows
+
+
+def _versions() -> dict[str, int]:
+    return {name: model.schema_version for name, model in _CURRENT.items()}
 
 
 def fold_rows(view: View, rows: list[asyncpg.Record]) -> None:
     """Fold decoded archive rows (the replay's hot loop: per-type dispatch on dicts)."""
     handlers = HANDLERS
     loads = orjson.loads
-    current = _CURRENT
+    versions = _versions()
     for row in rows:
         event = loads(row[0])
         kind = event["type"]
         handler = handlers.get(kind)
         if handler is None:
             continue
-        if event["schema_version"] != current[kind].schema_version:
+        if event["schema_version"] != versions[kind]:
             event = upcast(event)
         handler(view, event, event["data"])
     view.dirty.clear()
