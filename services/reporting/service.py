@@ -6,6 +6,7 @@ from events.base import DOMAIN_SUBJECTS
 from services.common.consumer import Consumer
 from services.common.runtime import ServiceDefinition
 from services.reporting.api import router
+from services.reporting.dashboard import router as dashboard
 from services.reporting.digest import start_timer
 from services.reporting.projections import archive_and_project
 
@@ -13,6 +14,6 @@ definition = ServiceDefinition(
     service=Service.reporting,
     description="Archive de tous les événements, vues par cohorte, tableaux de bord et exports.",
     consumers=[Consumer("archive", DOMAIN_SUBJECTS, archive_and_project, batch=True)],
-    routers=[router],
+    routers=[router, dashboard],
     on_start=start_timer,  # the 10:00 digest
 )
