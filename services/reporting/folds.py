@@ -1,8 +1,9 @@
 """Read models as pure folds: ``apply(view, event) -> view``. No I/O here.
 
-An event is the lightweight decoded dict of an archived envelope (``orjson.loads`` of its JSON:
-``type``, ``region``, ``occurred_at``/``recorded_at`` as ISO strings, ``data``): the replay
-folds a million of them a second-ish without building a pydantic model per event. The same
+An event is anything with ``event["type"]``, ``event["region"]`` and ``event["occurred_at"]``
+(an ISO string), plus its decoded payload: the live path passes the orjson-decoded envelope,
+the replay the archive's row itself (an asyncpg record of those columns) and the decoded
+``data`` — no pydantic model per event, so a replay folds over 100,000 events a second. The same
 function serves the live path, the replay and time travel, so they cannot disagree.
 
 A :class:`View` is a set of tables, each a dict ``key -> row`` (a JSON-able dict). Every table

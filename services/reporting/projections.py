@@ -138,8 +138,9 @@ def decode(raw: str | bytes) -> dict[str, Any]:
 
 # What a fold reads of an archived event: its type, region, business time and payload (the
 # rest of the envelope is never looked at, so PostgreSQL does not even send it).
-FOLD_COLUMNS = ("type, region, envelope->>'occurred_at', "
-                "(envelope->>'schema_version')::int, (envelope->'data')::text")
+FOLD_COLUMNS = ("type, region, envelope->>'occurred_at' AS occurred_at, "
+                "(envelope->>'schema_version')::int AS schema_version, "
+                "(envelope->'data')::text AS data")
 
 
 async def archive_batches(conn: asyncpg.Connection, *, as_of: datetime | None = None,
@@ -175,14 +176,15 @@ def fold_rows(view: View, rows: list[asyncpg.Record]) -> None:
     handlers = HANDLERS
     loads = orjson.loads
     versions = _versions()
-    for kind, region, occurred_at, version, data in rows:
+    for row in rows:  # the record itself is the event the folds read (row["region"], ...)
+        kind = row[0]
         handler = handlers.get(kind)
         if handler is None:
             continue
-        payload = loads(data)
-        if version != versions[kind]:  # an old shape: upcast it like every reader does
-            payload = upcast({"type": kind, "schema_version": version, "data": payload})["data"]
-        handler(view, {"type": kind, "region": region, "occurred_at": occurred_at}, payload)
+        payload = loads(row[4])
+        if row[3] != versions[kind]:  # an old shape: upcast it like every reader does
+            payload = upcast({"type": kind, "schema_version": row[3], "data": payload})["data"]
+        handler(view, row, payload)
     view.dirty.clear()
 
 
