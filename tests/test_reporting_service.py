@@ -226,3 +226,27 @@ async def test_bad_parameters_are_422_with_french_messages(settings, clock):
         schema = (await client.get("/openapi.json")).json()
         assert {"/reports/cohorts", "/reports/journeys", "/reports/outcomes", "/reports/progress",
                 "/reports/networking", "/reports/channels"} <= set(schema["paths"])
+
+
+async def test_stale_read_models_are_rebuilt_from_the_archive_at_start(settings, nats_url, clock):
+    """After an upgrade that changes a fold (or from the single-document funnel), the service
+    rebuilds the rows from the archive when it starts."""
+    people = [uuid4() for _ in range(5)]
+    async with running(settings, "reporting", clock=clock) as svc:
+        _, runtime = svc["reporting"]
+        await publish(nats_url, [envelope(received(p)) for p in people])
+        await eventually(lambda: _equals(archived(runtime), 5))
+    conn = await asyncpg.connect(raw_database_url(settings.database_url))
+    try:
+        await conn.execute("DELETE FROM reporting.view_rows")
+        await conn.execute("UPDATE reporting.view_state SET fold_version = 0, position = 0")
+        async with running(settings, "reporting", clock=clock) as svc:
+            client, _ = svc["reporting"]
+
+            async def rebuilt() -> bool:
+                answer = await client.get("/reports/cohorts", headers=NATIONAL)
+                return answer.json()["totals"]["applications_mentees"] == 5
+            await eventually(rebuilt)
+        assert (await replay(conn)).equal
+    finally:
+        await conn.close()

@@ -198,6 +198,7 @@ async def run_timer(runtime: Any) -> None:
     from services.common.store import raw_database_url
 
     settings: Settings = runtime.settings
+    await _rebuild_if_stale(runtime)
     recipients = recipients_of(settings)
     if not recipients:
         log.info("no digest recipients configured: daily digest off")
@@ -228,7 +229,21 @@ async def run_timer(runtime: Any) -> None:
             await conn.close()
 
 
-def start_timer(runtime: Any) -> None:
+async def _rebuild_if_stale(runtime: Any) -> None:
+    from services.common.store import raw_database_url
+    from services.reporting.projections import rebuild_if_stale
+
+    try:
+        conn = await asyncpg.connect(raw_database_url(runtime.state["database_url"]))
+        try:
+            await rebuild_if_stale(conn)
+        finally:
+            await conn.close()
+    except Exception as exc:  # the live path still works; `success replay --write` fixes it
+        log.error("read models not rebuilt", error=repr(exc))
+
+
+def start_background(runtime: Any) -> None:
     """``ServiceDefinition.on_start`` hook: the digest timer runs beside the consumers."""
     from services.common.stack import resolve_urls
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import Envelope
@@ -36,8 +37,12 @@ from events.base import _CURRENT, upcast
 from services.common.store import Transaction, _driver
 from services.reporting.folds import HANDLERS, TABLES, View, apply
 
+log = structlog.get_logger(__name__)
+
 SCHEMA = "reporting"
 BATCH = 20_000
+# Bump when a fold changes what it stores: every reporting process rebuilds the rows at start.
+FOLD_VERSION = 1
 
 _LOCK_SQL = (f"UPDATE {SCHEMA}.view_state SET generation = generation + 1 WHERE id = 1 "
              "RETURNING generation")
@@ -262,9 +267,13 @@ async def replay(conn: asyncpg.Connection, *, write: bool = False,
     the rebuilt ones (locking out the live path meanwhile)."""
     isolation = "read_committed" if write else "repeatable_read"
     async with conn.transaction(isolation=isolation, readonly=not write):
-        if write:
+        if write:  # the live path archives under this lock: the archive stops growing
             await conn.execute(f"SELECT 1 FROM {SCHEMA}.view_state WHERE id = 1 FOR UPDATE")
-        position = await conn.fetchval(f"SELECT position FROM {SCHEMA}.view_state WHERE id = 1")
+            position = await conn.fetchval(
+                f"SELECT coalesce(max(position), 0) FROM {SCHEMA}.archive")
+        else:
+            position = await conn.fetchval(
+                f"SELECT position FROM {SCHEMA}.view_state WHERE id = 1")
         live = await load_view(conn)
         counted = 0
 
@@ -281,9 +290,26 @@ async def replay(conn: asyncpg.Connection, *, write: bool = False,
             keys = [(t, k) for t, table in rebuilt.tables.items() for k in table]
             for start in range(0, len(keys), BATCH):
                 await write_rows(conn, rebuilt, keys[start:start + BATCH])
-            await conn.execute(f"UPDATE {SCHEMA}.view_state SET generation = generation + 1 "
-                               "WHERE id = 1")
+            await conn.execute(
+                f"UPDATE {SCHEMA}.view_state SET generation = generation + 1, position = $1, "
+                "events = $2, fold_version = $3, updated_at = now() WHERE id = 1",
+                position, counted, FOLD_VERSION)
     return ReplayResult(counted, position, not differences, differences, rebuilt)
+
+
+async def rebuild_if_stale(conn: asyncpg.Connection) -> bool:
+    """At start: rebuild the stored read models when they were built by other folds (an
+    upgrade added or changed one: ``FOLD_VERSION``) or lag the archive (upgraded from the
+    single-document funnel). True if it rebuilt."""
+    state = await conn.fetchrow(
+        f"SELECT fold_version, position, (SELECT coalesce(max(position), 0) "
+        f"FROM {SCHEMA}.archive) AS archived FROM {SCHEMA}.view_state WHERE id = 1")
+    if state["fold_version"] == FOLD_VERSION and state["position"] >= state["archived"]:
+        return False
+    result = await replay(conn, write=True)
+    log.info("read models rebuilt from the archive", events=result.events,
+             previous_fold_version=state["fold_version"], fold_version=FOLD_VERSION)
+    return True
 
 
 def compare(rebuilt: View, live: View, limit: int = 20) -> list[str]:

@@ -7,7 +7,7 @@ from services.common.consumer import Consumer
 from services.common.runtime import ServiceDefinition
 from services.reporting.api import router
 from services.reporting.dashboard import router as dashboard
-from services.reporting.digest import start_timer
+from services.reporting.digest import start_background
 from services.reporting.projections import archive_and_project
 
 definition = ServiceDefinition(
@@ -15,5 +15,5 @@ definition = ServiceDefinition(
     description="Archive de tous les événements, vues par cohorte, tableaux de bord et exports.",
     consumers=[Consumer("archive", DOMAIN_SUBJECTS, archive_and_project, batch=True)],
     routers=[router, dashboard],
-    on_start=start_timer,  # the 10:00 digest
+    on_start=start_background,  # rebuild stale read models, then the 10:00 digest timer
 )

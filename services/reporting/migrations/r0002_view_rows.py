@@ -35,6 +35,9 @@ def upgrade(schema: str) -> None:
         sa.Column("generation", sa.BigInteger, nullable=False),
         sa.Column("position", sa.BigInteger, nullable=False),
         sa.Column("events", sa.BigInteger, nullable=False),
+        # the folds' version that built the rows (0: none yet; the service rebuilds at start
+        # when it differs, or when the archive is ahead, e.g. upgraded from r0001)
+        sa.Column("fold_version", sa.Integer, nullable=False, server_default="0"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         schema=schema,
     )
