@@ -332,8 +332,8 @@ async def measure(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=20_000, help="rows per cursor fetch")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=50_000, help="rows per cursor fetch")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=6)
     asyncio.run(measure(parser.parse_args()))
 

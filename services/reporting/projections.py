@@ -40,7 +40,7 @@ from services.reporting.folds import HANDLERS, TABLES, View, apply
 log = structlog.get_logger(__name__)
 
 SCHEMA = "reporting"
-BATCH = 20_000
+BATCH = 50_000
 # Bump when a fold changes what it stores: every reporting process rebuilds the rows at start.
 FOLD_VERSION = 1
 
