@@ -38,7 +38,8 @@ the journeys: afterwards no table holds anything about them (counts stay, anonym
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -69,17 +70,34 @@ def cohort_of_day(iso: str) -> str:
     return f"{int(iso[0:4]) + offset}-{month:02d}"
 
 
+class _Untracked:
+    """``dirty`` of a view nobody writes back row by row (a replay): forgets every key."""
+
+    add = deque(maxlen=0).append  # a C no-op: cheaper than growing a set
+
+    def clear(self) -> None:
+        pass
+
+    def __contains__(self, item: object) -> bool:
+        return False
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(())
+
+
 class View:
-    """The tables of every read model, and the keys touched since ``dirty`` was last cleared."""
+    """The tables of every read model, and the keys touched since ``dirty`` was last cleared
+    (``track=False``: not recorded, for folds written back whole)."""
 
     __slots__ = ("tables", "dirty", *TABLES)
 
-    def __init__(self, tables: dict[str, dict[str, Row]] | None = None) -> None:
+    def __init__(self, tables: dict[str, dict[str, Row]] | None = None, *,
+                 track: bool = True) -> None:
         tables = tables or {}
         self.tables = {name: tables.get(name, {}) for name in TABLES}
         for name, table in self.tables.items():
             setattr(self, name, table)
-        self.dirty: set[tuple[str, str]] = set()
+        self.dirty: set[tuple[str, str]] = set() if track else _Untracked()  # type: ignore[assignment]
 
     def public(self) -> dict[str, dict[str, Row]]:
         return {name: self.tables[name] for name in PUBLIC_TABLES}

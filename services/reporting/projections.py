@@ -210,7 +210,7 @@ async def fold_archive(conn: asyncpg.Connection, *, as_of: datetime | None = Non
     """Every read model folded from the archive (up to ``as_of`` / position ``up_to``), with
     every erasure known now applied. Runs in a repeatable-read snapshot of its own unless the
     connection is already in a transaction."""
-    view = View()
+    view = View(track=False)
 
     async def run() -> None:
         async for rows in archive_batches(conn, as_of=as_of, up_to=up_to):
@@ -352,7 +352,7 @@ async def fold_jetstream(nats_url: str, *, progress: Callable[[int], None] | Non
     from events import EVENT_STREAM_NAME
     from events.base import DOMAIN_SUBJECTS
 
-    view = View()
+    view = View(track=False)
     seen: set[str] = set()
     nc = await nats.connect(nats_url)
     with _no_cyclic_gc():
