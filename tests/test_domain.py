@@ -24,7 +24,6 @@ from events.vocabulary import RoutingBasis
 from services.common.errors import DomainError
 from services.intake import domain
 from services.intake.domain import age_band, age_on, decide, replay
-from services.reporting.views import CohortFunnel, cohort_for, fold, funnel_rows
 
 PERSON = UUID("00000000-0000-0000-0000-000000000001")
 MENTOR = UUID("00000000-0000-0000-0000-000000000002")
@@ -200,55 +199,7 @@ def test_unknown_postcodes(postcode):
     assert departement_of_postcode(postcode) is None
 
 
-# -- reporting: the cohort funnel fold ------------------------------------------------------
-
-@pytest.mark.parametrize(
-    ("day", "cohort"),
-    [(date(2025, 7, 10), "2025-09"), (date(2025, 9, 1), "2025-12"), (date(2025, 12, 31), "2026-03"),
-     (date(2026, 2, 28), "2026-03")],
-)
-def test_an_application_counts_in_the_next_cohort(day, cohort):
-    assert cohort_for(day) == cohort
-
-
-FUNNEL_CASES = [
-    # given events -> expected counters of the single (BRE, 2025-09, website) row
-    ([received()], {"applications_mentees": 1}),
-    ([received(role="mentor", person=MENTOR)], {"applications_mentors": 1}),
-    ([received(), ApplicationRejected(application_id=uuid4(), person_id=PERSON,
-                                      reasons=("mentee_too_old",))],
-     {"applications_mentees": 1, "rejected": 1, "rejection_reasons": {"mentee_too_old": 1}}),
-    ([received(), admitted()], {"applications_mentees": 1, "admitted": 1}),
-    ([received(), admitted(),
-      PairFormed(pair_id=uuid4(), match_id=uuid4(), cohort_id="BRE-2025-09", mentee_id=PERSON,
-                 mentor_id=MENTOR, origin="algorithm", previous_pair_id=None),
-      PairEnded(pair_id=uuid4(), cohort_id="BRE-2025-09", mentee_id=PERSON, mentor_id=MENTOR,
-                ended_on=date(2026, 2, 1), early=True, reason="moved_away", ended_by="mentee")],
-     {"applications_mentees": 1, "admitted": 1, "paired": 1, "ended_early": 1}),
-    # an event about someone the funnel never saw changes nothing
-    ([admitted()], {}),
-]
-
-
-@pytest.mark.parametrize(("given", "expected"), FUNNEL_CASES)
-def test_cohort_funnel_fold(given, expected):
-    view = fold(envelope(e) for e in given)
-    rows = funnel_rows(view)
-    if not expected:
-        assert rows == []
-        return
-    [row] = rows
-    assert (row.region, row.cohort, row.channel) == ("BRE", "2025-09", "website")
-    counters = {k: v for k, v in row.model_dump().items()
-                if k not in ("region", "cohort", "channel") and v}
-    assert counters == expected
-
-
-def test_erasure_drops_the_person_but_keeps_the_counts():
-    view = fold(envelope(e) for e in [received(), PersonErased(person_id=PERSON)])
-    assert view.people == {}
-    assert funnel_rows(view)[0].applications_mentees == 1
-    assert str(PERSON) not in CohortFunnel.model_validate(view.model_dump()).model_dump_json()
+# (the reporting folds are tested in test_reporting_folds.py)
 
 
 # -- matching: the recruitment simulation ---------------------------------------------------

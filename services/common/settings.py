@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     clock_start: datetime | None = Field(
         default=None, description="demos and tests only: the business clock starts at this "
         "instant (ISO 8601 with offset) and runs from there")
+    digest_recipients: str | None = Field(
+        default=None, description='daily digest recipients per region, JSON: {"IDF": '
+        '[{"email": "…", "age": "age1…"}]} (e-mail address and age X25519 public key)')
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -1,0 +1,334 @@
+"""What the API, the CLI and the dashboard show: pure functions from the folded tables to
+pydantic answers (filters by region and cohort, totals, rates, the projection to the goal)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.reporting.folds import FUNNEL_COUNTERS, POSITIVE_SITUATIONS, View
+
+GOAL_MENTEES = 500
+GOAL_DEADLINE = date(2028, 12, 31)
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+def _visible(row: dict[str, Any], regions: set[str] | None, region: str | None) -> bool:
+    value = row.get("region")
+    return (regions is None or value in regions) and (region is None or value == region)
+
+
+# --- funnel -------------------------------------------------------------------------------------
+
+
+class FunnelRow(_Answer):
+    region: str
+    cohort: str = Field(description="cohorte visée (mois de démarrage, ex. 2026-03)")
+    channel: str
+    applications_mentees: int = 0
+    applications_mentors: int = 0
+    rejected: int = 0
+    rejection_reasons: dict[str, int] = Field(default_factory=dict)
+    routed: int = 0
+    interviewed: int = 0
+    admitted: int = 0
+    declined: int = 0
+    withdrawn: int = 0
+    paired: int = 0
+    active: int = 0
+    waiting: int = 0
+    completed: int = 0
+    ended_early: int = 0
+    early_ending_reasons: dict[str, int] = Field(default_factory=dict)
+
+
+class CohortReport(_Answer):
+    as_of: datetime | None = Field(None, description="instant du calcul (absent : maintenant)")
+    rows: list[FunnelRow]
+    totals: dict[str, int]
+    rejection_reasons: dict[str, int]
+    early_ending_reasons: dict[str, int]
+
+
+def _add(into: dict[str, int], counts: dict[str, int]) -> None:
+    for key, value in counts.items():
+        into[key] = into.get(key, 0) + value
+
+
+def cohort_report(view: View, *, regions: set[str] | None = None, region: str | None = None,
+                  cohort: str | None = None, channel: str | None = None,
+                  as_of: datetime | None = None) -> CohortReport:
+    rows = sorted(
+        (FunnelRow.model_validate(r) for r in view.funnel.values()
+         if _visible(r, regions, region) and (cohort is None or r["cohort"] == cohort)
+         and (channel is None or r["channel"] == channel)),
+        key=lambda r: (r.region, r.cohort, r.channel))
+    totals = {c: sum(getattr(r, c) for r in rows) for c in FUNNEL_COUNTERS}
+    rejections: dict[str, int] = {}
+    endings: dict[str, int] = {}
+    for r in rows:
+        _add(rejections, r.rejection_reasons)
+        _add(endings, r.early_ending_reasons)
+    return CohortReport(as_of=as_of, rows=rows, totals=totals, rejection_reasons=rejections,
+                        early_ending_reasons=endings)
+
+
+# --- recruitment channels ---------------------------------------------------------------------
+
+
+class ChannelRow(_Answer):
+    region: str
+    channel: str
+    role: str
+    applications: int
+    rejected: int
+    admitted: int
+    paired: int
+    admission_rate: float | None = Field(description="admis / candidatures")
+    pairing_rate: float | None = Field(description="en binôme / candidatures")
+
+
+class ChannelReport(_Answer):
+    as_of: datetime | None = None
+    rows: list[ChannelRow]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def channel_report(view: View, *, regions: set[str] | None = None, region: str | None = None,
+                   as_of: datetime | None = None) -> ChannelReport:
+    rows = [ChannelRow(**r, admission_rate=_rate(r["admitted"], r["applications"]),
+                       pairing_rate=_rate(r["paired"], r["applications"]))
+            for r in view.channels.values() if _visible(r, regions, region)]
+    return ChannelReport(as_of=as_of, rows=sorted(rows, key=lambda r: (r.region, r.channel, r.role)))
+
+
+# --- pair journeys ------------------------------------------------------------------------------
+
+
+class Review(_Answer):
+    status: str = Field(description="planned, scheduled, due, overdue ou done")
+    due_on: date | None
+    scheduled_at: datetime | None
+    held_on: date | None
+    assessment: str | None
+
+
+class Journey(_Answer):
+    pair_id: str
+    region: str | None
+    cohort_id: str | None
+    mentee_id: str | None
+    mentor_id: str | None
+    origin: str | None
+    formed_on: date | None
+    days_to_pair: int | None = Field(description="jours entre la candidature et le binôme")
+    status: str
+    starts_on: date | None
+    ends_on: date | None
+    ended_on: date | None
+    early: bool | None
+    end_reason: str | None
+    referent_id: str | None
+    reviews: dict[str, Review]
+    sessions: int
+    session_minutes: int
+    toolkit_sessions: int
+    themes: dict[str, int]
+    last_activity: date | None
+
+
+class JourneyReport(_Answer):
+    as_of: datetime | None = None
+    journeys: list[Journey]
+    reviews: dict[str, dict[str, int]] = Field(
+        description="par bilan (intermediate, final) : nombre par statut")
+    average_days_to_pair: float | None
+
+
+def journey_report(view: View, *, regions: set[str] | None = None, region: str | None = None,
+                   cohort_id: str | None = None, status: str | None = None,
+                   as_of: datetime | None = None) -> JourneyReport:
+    rows = [j for j in view.journeys.values() if _visible(j, regions, region)
+            and (cohort_id is None or j["cohort_id"] == cohort_id)
+            and (status is None or j["status"] == status)]
+    rows.sort(key=lambda j: (j["region"] or "", j["cohort_id"] or "", j["pair_id"]))
+    reviews: dict[str, dict[str, int]] = {"intermediate": {}, "final": {}}
+    days = [j["days_to_pair"] for j in rows if j["days_to_pair"] is not None]
+    for j in rows:
+        for kind, review in j["reviews"].items():
+            reviews[kind][review["status"]] = reviews[kind].get(review["status"], 0) + 1
+    return JourneyReport(as_of=as_of, journeys=[Journey.model_validate(j) for j in rows],
+                         reviews=reviews,
+                         average_days_to_pair=round(sum(days) / len(days), 1) if days else None)
+
+
+# --- outcomes and impact ------------------------------------------------------------------------
+
+
+class OutcomeRow(_Answer):
+    region: str
+    cohort: str
+    outcomes_end: int
+    positive_end: int
+    positive_rate_end: float | None = Field(description="sorties positives (emploi ou formation)")
+    in_ess_end: int
+    in_ess_rate_end: float | None = Field(description="dont dans l'ESS")
+    outcomes_six_months: int
+    positive_rate_six_months: float | None
+    in_ess_rate_six_months: float | None
+    situations_end: dict[str, int]
+    situations_six_months: dict[str, int]
+    satisfaction_end: float | None = Field(description="satisfaction moyenne (1 à 5) en fin de programme")
+    satisfaction_six_months: float | None = Field(description="satisfaction moyenne à +6 mois")
+    indicators: dict[str, dict[str, float]] = Field(
+        description="moyenne par questionnaire (rôle:type) et par indicateur")
+
+
+class OutcomeReport(_Answer):
+    as_of: datetime | None = None
+    rows: list[OutcomeRow]
+
+
+def _mean(cells: list[list[int]]) -> float | None:
+    count = sum(c[1] for c in cells)
+    return round(sum(c[0] for c in cells) / count, 2) if count else None
+
+
+def outcome_report(view: View, *, regions: set[str] | None = None, region: str | None = None,
+                   cohort: str | None = None, as_of: datetime | None = None) -> OutcomeReport:
+    out = []
+    for r in sorted(view.outcomes.values(), key=lambda r: (r["region"], r["cohort"])):
+        if not _visible(r, regions, region) or (cohort is not None and r["cohort"] != cohort):
+            continue
+        end, later = r["situations_end"], r["situations_six_months"]
+        n_end, n_later = sum(end.values()), sum(later.values())
+        positive_end = sum(end.get(s, 0) for s in POSITIVE_SITUATIONS)
+        ratings = r["ratings"]
+
+        def satisfaction(kind: str) -> float | None:
+            return _mean([cells["satisfaction"] for key, cells in ratings.items()
+                          if key.endswith(f":{kind}") and "satisfaction" in cells])
+
+        out.append(OutcomeRow(
+            region=r["region"], cohort=r["cohort"], outcomes_end=n_end, positive_end=positive_end,
+            positive_rate_end=_rate(positive_end, n_end),
+            in_ess_end=end.get("job_or_training_in_ess", 0),
+            in_ess_rate_end=_rate(end.get("job_or_training_in_ess", 0), n_end),
+            outcomes_six_months=n_later,
+            positive_rate_six_months=_rate(sum(later.get(s, 0) for s in POSITIVE_SITUATIONS),
+                                           n_later),
+            in_ess_rate_six_months=_rate(later.get("job_or_training_in_ess", 0), n_later),
+            situations_end={k: v for k, v in end.items() if v},
+            situations_six_months={k: v for k, v in later.items() if v},
+            satisfaction_end=satisfaction("end_of_programme"),
+            satisfaction_six_months=satisfaction("post_programme"),
+            indicators={kind: {ind: round(c[0] / c[1], 2) for ind, c in cells.items() if c[1]}
+                        for kind, cells in sorted(ratings.items())},
+        ))
+    return OutcomeReport(as_of=as_of, rows=out)
+
+
+# --- progress toward the goal -------------------------------------------------------------------
+
+
+class RegionProgress(_Answer):
+    region: str
+    mentees_paired: int
+    last_12_months: int
+    projected_by_deadline: float
+
+
+class ProgressReport(_Answer):
+    as_of: datetime | None = None
+    goal: int = GOAL_MENTEES
+    deadline: date = GOAL_DEADLINE
+    mentees_paired: int = Field(description="jeunes mis en binôme au moins une fois")
+    monthly_pace: float = Field(description="rythme actuel : moyenne mensuelle des 12 derniers mois")
+    months_left: int
+    projected_by_deadline: float = Field(description="projection à l'échéance au rythme actuel")
+    on_track: bool
+    by_region: list[RegionProgress]
+    by_month: dict[str, int] = Field(description="nouveaux jeunes en binôme par mois")
+
+
+def _months(a: str, b: str) -> int:
+    """Months from month ``a`` to month ``b`` (``YYYY-MM``)."""
+    return (int(b[:4]) - int(a[:4])) * 12 + int(b[5:7]) - int(a[5:7])
+
+
+def progress_report(view: View, *, today: date, regions: set[str] | None = None,
+                    region: str | None = None, as_of: datetime | None = None) -> ProgressReport:
+    """The current pace is the mean over the 12 months up to ``today``'s month (or since the
+    first pair, when the programme is younger); the projection extends it to the deadline."""
+    this_month = today.isoformat()[:7]
+    months_left = max(0, _months(this_month, GOAL_DEADLINE.isoformat()[:7]))
+    rows = [r for r in view.progress.values() if _visible(r, regions, region)
+            and r["month"] <= this_month]
+    by_month: dict[str, int] = {}
+    by_region: dict[str, list[int]] = {}
+    first = min((r["month"] for r in rows), default=this_month)
+    span = min(12, _months(first, this_month) + 1)
+    for r in rows:
+        by_month[r["month"]] = by_month.get(r["month"], 0) + r["mentees_paired"]
+        recent = r["mentees_paired"] if _months(r["month"], this_month) < 12 else 0
+        totals = by_region.setdefault(r["region"], [0, 0])
+        totals[0] += r["mentees_paired"]
+        totals[1] += recent
+
+    def project(total: int, recent: int) -> float:
+        return round(total + recent / span * months_left, 1)
+
+    total = sum(v[0] for v in by_region.values())
+    recent = sum(v[1] for v in by_region.values())
+    projected = project(total, recent)
+    return ProgressReport(
+        as_of=as_of, mentees_paired=total, monthly_pace=round(recent / span, 2),
+        months_left=months_left, projected_by_deadline=projected,
+        on_track=projected >= GOAL_MENTEES,
+        by_region=[RegionProgress(region=k, mentees_paired=v[0], last_12_months=v[1],
+                                  projected_by_deadline=project(*v))
+                   for k, v in sorted(by_region.items())],
+        by_month=dict(sorted(by_month.items())))
+
+
+# --- networking events --------------------------------------------------------------------------
+
+
+class NetworkingRow(_Answer):
+    networking_event_id: str
+    region: str | None
+    kind: str | None
+    audience: str | None
+    starts_at: datetime | None
+    format: str | None
+    departement: str | None
+    registered: int
+    attended: int
+    attended_mentees: int
+    attended_mentors: int
+    attendance_rate: float | None
+
+
+class NetworkingReport(_Answer):
+    as_of: datetime | None = None
+    events: list[NetworkingRow]
+    registered: int
+    attended: int
+
+
+def networking_report(view: View, *, regions: set[str] | None = None,
+                      region: str | None = None, as_of: datetime | None = None
+                      ) -> NetworkingReport:
+    rows = [NetworkingRow(**r, attendance_rate=_rate(r["attended"], r["registered"]))
+            for r in view.networking.values() if _visible(r, regions, region)]
+    rows.sort(key=lambda r: (r.starts_at is None, r.starts_at, r.networking_event_id))
+    return NetworkingReport(as_of=as_of, events=rows, registered=sum(r.registered for r in rows),
+                            attended=sum(r.attended for r in rows))

@@ -1,0 +1,95 @@
+"""The reporting commands as an analyst runs them: report cohorts (now and --as-of),
+replay (from the archive and from JetStream), export (Parquet and CSV) after an erasure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from tests.conftest import eventually
+from tests.reporting_history import (
+    EXPECTED_TOTALS,
+    MENTEE_A,
+    T1,
+    T3,
+    envelope,
+    erased,
+    scripted_history,
+)
+from tests.services_client import running
+from tests.test_reporting_service import archived, publish
+
+
+def success(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
+    env.update(SUCCESS_DATABASE_URL=settings.database_url, SUCCESS_NATS_URL=settings.nats_url,
+               COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+async def _equals(value, expected) -> bool:
+    return (await value) == expected
+
+
+async def test_report_replay_and_export_from_the_command_line(settings, nats_url, clock, tmp_path):
+    clock.set(T3)
+    history = scripted_history()
+    async with running(settings, "reporting", clock=clock) as svc:
+        _, runtime = svc["reporting"]
+        await publish(nats_url, history)
+        await eventually(lambda: _equals(archived(runtime), len(history)))
+
+        now = success(settings, "report", "cohorts", "--json")
+        assert now.returncode == 0, now.stderr
+        totals = json.loads(now.stdout)["totals"]
+        assert {k: totals[k] for k in EXPECTED_TOTALS[T3]} == EXPECTED_TOTALS[T3]
+        past = success(settings, "report", "cohorts", "--json", "--as-of", T1.isoformat())
+        totals = json.loads(past.stdout)["totals"]
+        assert {k: totals[k] for k in EXPECTED_TOTALS[T1]} == EXPECTED_TOTALS[T1]
+        table = success(settings, "report", "cohorts", "--region", "BRE")
+        assert table.returncode == 0 and "Entonnoir par cohorte" in table.stdout
+        assert "mission_locale" in table.stdout and "total" in table.stdout
+        bad = success(settings, "report", "cohorts", "--as-of", "hier")
+        assert bad.returncode == 2 and "instant invalide" in bad.stderr
+
+        replayed = success(settings, "replay")
+        assert replayed.returncode == 0, replayed.stderr
+        assert f"{len(history)} événements relus depuis l'archive" in replayed.stderr
+        assert "Identiques aux vues en direct" in replayed.stderr
+        from_stream = success(settings, "replay", "--from-jetstream")
+        assert from_stream.returncode == 0, from_stream.stderr
+        assert "depuis JetStream" in from_stream.stderr
+
+        # The erasure reaches reporting; then no export contains the person.
+        await publish(nats_url, [envelope(erased(MENTEE_A), when=T3 + timedelta(minutes=5))])
+        await eventually(lambda: _equals(archived(runtime), len(history) + 1))
+        for fmt in ("parquet", "csv"):
+            out = tmp_path / fmt
+            done = success(settings, "export", "--format", fmt, "--out", str(out))
+            assert done.returncode == 0, done.stderr
+            files = sorted(p.name for p in out.iterdir())
+            assert files == sorted(f"{n}.{fmt}" for n in (
+                "events", "funnel", "channels", "journeys", "outcomes", "progress",
+                "networking"))
+            read = pq.read_table if fmt == "parquet" else pacsv.read_csv
+            events = read(out / f"events.{fmt}")
+            assert events.num_rows == len(history) + 1
+            assert events.column("type").to_pylist()[0] == "ApplicationReceived"
+            funnel = read(out / f"funnel.{fmt}").to_pylist()
+            assert sum(r["applications_mentees"] for r in funnel) == 3
+            for path in out.iterdir():
+                assert str(MENTEE_A) not in path.read_bytes().decode("latin-1"), path
+        back_in_time = tmp_path / "past"
+        done = success(settings, "export", "--out", str(back_in_time), "--as-of", T3.isoformat())
+        assert done.returncode == 0, done.stderr
+        journeys = pq.read_table(back_in_time / "journeys.parquet").to_pylist()
+        assert [j["mentee_id"] for j in journeys] == [None]  # erased since, so never exported
+        assert pq.read_table(back_in_time / "events.parquet").num_rows == len(history)
+        assert success(settings, "replay").returncode == 0
