@@ -135,13 +135,14 @@ def review_overdue(pair: UUID, kind: str, due_on: date) -> ReviewOverdue:
 
 
 def review_done(pair: UUID, kind: str, held_on: date) -> ReviewCompleted:
-    return ReviewCompleted(pair_id=pair, kind=kind, held_on=held_on, referent_id="ref-1",
-                           assessment="on_track")
+    return ReviewCompleted(pair_id=pair, kind=kind, held=True, held_on=held_on,
+                           referent_id="ref-1", assessment="on_track")
 
 
 def answered(person: UUID, pair: UUID | None, kind: str = "end_of_programme",
              satisfaction: int = 4, role: str = "mentee") -> QuestionnaireAnswered:
-    return QuestionnaireAnswered(response_id=uuid4(), person_id=person, role=role, pair_id=pair,
+    return QuestionnaireAnswered(response_id=uuid4(), person_id=person, respondent=role,
+                                 pair_id=pair,
                                  kind=kind, questionnaire_version=1,
                                  answers={"satisfaction": satisfaction, "self_confidence": 3})
 

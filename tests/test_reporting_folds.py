@@ -209,3 +209,32 @@ def test_the_fold_is_deterministic_and_ignores_unknown_types():
     assert first.tables == second.tables
     assert str(MENTEE_A) in first.people and str(PAIR_A) in first.journeys
     assert first.journeys[str(PAIR_A)]["mentor_id"] == str(MENTOR_M)
+
+
+def test_registrations_count_before_attendance_is_known():
+    from events.followup import NetworkingRegistrationRecorded
+
+    event = uuid4()
+    registered = [NetworkingRegistrationRecorded(networking_event_id=event, person_id=p,
+                                                 role=role)
+                  for p, role in ((PERSON, "mentee"), (MENTOR, "mentor"))]
+    view = run(networking_event(event), *registered, registered[0])
+    [row] = queries.networking_report(view).events
+    assert (row.registered, row.attended) == (2, 0)
+    view = run(networking_event(event), *registered, attendance(event, PERSON, True),
+               attendance(event, MENTOR, False, role="mentor"))
+    [row] = queries.networking_report(view).events
+    assert (row.registered, row.attended, row.attended_mentees) == (2, 1, 1)
+
+
+def test_satisfaction_recorded_with_the_outcome_counts():
+    from events.followup import OutcomeRecorded
+
+    view = run(pair_formed(PAIR, PERSON, MENTOR),
+               OutcomeRecorded(person_id=PERSON, pair_id=PAIR, moment="end",
+                               situation="job_seeking", satisfaction=2),
+               answered(PERSON, PAIR, satisfaction=4),
+               OutcomeRecorded(person_id=PERSON, pair_id=PAIR, moment="six_months_after",
+                               situation="job_or_training_in_ess", satisfaction=5))
+    [row] = queries.outcome_report(view).rows
+    assert row.satisfaction_end == 3.0 and row.satisfaction_six_months == 5.0

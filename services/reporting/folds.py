@@ -385,7 +385,8 @@ def _review_step(status: str) -> Callable[[View, Event, Row], None]:
 def _review_completed(v: View, e: Event, d: Row) -> None:
     journey = _journey_of(v, d["pair_id"])
     review = journey["reviews"][d["kind"]]
-    review.update(status="done", held_on=d["held_on"], assessment=d["assessment"])
+    review.update(status="done", held_on=d["held_on"], assessment=d["assessment"],
+                  held=d.get("held", True))
     journey["last_activity"] = _later(journey["last_activity"], d["held_on"])
 
 
@@ -404,14 +405,21 @@ def _outcome_key(v: View, e: Event, pair_id: str | None) -> str:
 
 def _questionnaire_answered(v: View, e: Event, d: Row) -> None:
     row = v.outcomes[_outcome_key(v, e, d["pair_id"])]
-    ratings = row["ratings"].setdefault(f"{d['role']}:{d['kind']}", {})
-    for indicator, rating in d["answers"].items():
+    _rate(row, f"{d['respondent']}:{d['kind']}", d["answers"])
+
+
+def _rate(row: Row, key: str, answers: dict) -> None:
+    ratings = row["ratings"].setdefault(key, {})
+    for indicator, rating in answers.items():
         cell = ratings.get(indicator)
         if cell is None:
             ratings[indicator] = [rating, 1]
         else:
             cell[0] += rating
             cell[1] += 1
+
+
+_MOMENT_KIND = {"end": "end_of_programme", "six_months_after": "post_programme"}
 
 
 def _outcome_recorded(v: View, e: Event, d: Row) -> None:
@@ -427,6 +435,9 @@ def _outcome_recorded(v: View, e: Event, d: Row) -> None:
     counts = v.outcomes[key][field]
     counts[d["situation"]] = counts.get(d["situation"], 0) + 1
     recorded[d["moment"]] = [key, d["situation"]]
+    if previous is None and d.get("satisfaction") is not None:  # v2: asked with the situation
+        _rate(v.outcomes[key], f"outcome:{_MOMENT_KIND[d['moment']]}",
+              {"satisfaction": d["satisfaction"]})
 
 
 def _networking_event_scheduled(v: View, e: Event, d: Row) -> None:
@@ -440,8 +451,7 @@ def _networking_event_scheduled(v: View, e: Event, d: Row) -> None:
     v.dirty.add(("networking", nid))
 
 
-def _attendance_recorded(v: View, e: Event, d: Row) -> None:
-    nid = d["networking_event_id"]
+def _networking_row(v: View, e: Event, nid: str) -> Row:
     row = v.networking.get(nid)
     if row is None:
         row = v.networking[nid] = {"networking_event_id": nid, "region": e["region"],
@@ -449,13 +459,31 @@ def _attendance_recorded(v: View, e: Event, d: Row) -> None:
                                    "format": None, "departement": None, "registered": 0,
                                    "attended": 0, "attended_mentees": 0, "attended_mentors": 0}
     v.dirty.add(("networking", nid))
+    return row
+
+
+_REGISTERED = "registered"  # in a person's attendances: registered, attendance not yet known
+
+
+def _networking_registration_recorded(v: View, e: Event, d: Row) -> None:
+    nid = d["networking_event_id"]
+    row = _networking_row(v, e, nid)
+    attendances = _person(v, d["person_id"]).setdefault("attendances", {})
+    if nid not in attendances:
+        row["registered"] += 1
+        attendances[nid] = _REGISTERED
+
+
+def _attendance_recorded(v: View, e: Event, d: Row) -> None:
+    nid = d["networking_event_id"]
+    row = _networking_row(v, e, nid)
     person = _person(v, d["person_id"])
     attendances = person.setdefault("attendances", {})
     by_role = "attended_mentees" if d["role"] == "mentee" else "attended_mentors"
     previous = attendances.get(nid)
-    if previous is None:
+    if previous is None:  # no registration seen: attending implies it
         row["registered"] += 1
-    elif previous:
+    elif previous is True:
         row["attended"] -= 1
         row[by_role] -= 1
     if d["attended"]:
@@ -500,6 +528,7 @@ HANDLERS: dict[str, Callable[[View, Event, Row], None]] = {
     "QuestionnaireAnswered": _questionnaire_answered,
     "OutcomeRecorded": _outcome_recorded,
     "NetworkingEventScheduled": _networking_event_scheduled,
+    "NetworkingRegistrationRecorded": _networking_registration_recorded,
     "AttendanceRecorded": _attendance_recorded,
     "PersonErased": _person_erased,
 }
