@@ -41,15 +41,21 @@ def unique_mentee() -> dict:
     return {**MENTEE, "email": f"jeune-{tag}@example.org", "last_name": f"Nom{tag}"}
 
 
-def start_up(data_dir: Path, **extra_env: str):
+DASHBOARDS: dict[Path, str] = {}  # the dashboard URL each `success up` printed
+
+
+def start_up(data_dir: Path, *args: str, **extra_env: str):
     """`success up` in a fresh data dir, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
     env.update(SUCCESS_LOG_JSON="true", **extra_env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--fresh"],
+        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--fresh",
+         *args],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     for line in process.stdout:  # type: ignore[union-attr]
+        if line.startswith("DASHBOARD"):
+            DASHBOARDS[data_dir] = line.split(" ", 1)[1].strip()
         if line.startswith("READY"):
             break
     else:
@@ -210,3 +216,28 @@ def test_success_up_uses_the_servers_named_in_the_environment(own_servers, data_
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
     assert pg.running and ns.running  # not ours to stop
+
+
+def test_success_up_demo_seeds_a_programme_and_shows_the_dashboard(data_dir: Path):
+    """The README's first command: a year and more replayed through the APIs, then the
+    dashboard shows it."""
+    process, state = start_up(data_dir, "--demo")
+    try:
+        totals = wait_for_report(data_dir, lambda r: r["totals"]["paired"] >= 50,
+                                 timeout=180)["totals"]
+        assert totals["applications_mentees"] > totals["paired"] > 0
+        page = httpx.get(DASHBOARDS[data_dir], timeout=30)
+        assert page.status_code == 200 and "tableau de bord" in page.text
+        mails = list((data_dir / "mail").glob("*.eml"))
+        assert len(mails) > 100  # kick-offs, reviews to book, due, overdue, surveys
+        again = subprocess.run(  # the pairs are followed: reviews, sessions, endings
+            [sys.executable, "-m", "services.cli", "token", "--role", "analyst", "--subject",
+             "test", "--data-dir", str(data_dir)], capture_output=True, text=True, check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")})
+        journeys = httpx.get(f"{state.services['followup']}/staff/pairs", timeout=30, headers={
+            "Authorization": f"Bearer {again.stdout.strip()}"}).json()
+        assert any(j["reviews"]["final"]["status"] == "completed" for j in journeys)
+        assert any(j["ended_early"] for j in journeys)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)

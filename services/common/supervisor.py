@@ -164,7 +164,17 @@ class Stack:
         console.print(f"Données : {self.data_dir}   Journaux : {self.data_dir}/*.log")
         if self.mail is not None:
             console.print(f"Courriels envoyés (rappels, synthèses) : {self.mail.directory}/*.eml")
+        console.print(f"Tableau de bord : {self.dashboard_url()}", soft_wrap=True)
         console.print("Ctrl-C pour tout arrêter proprement.")
+
+    def dashboard_url(self) -> str:
+        """The staff dashboard, with a national analyst token valid 12 hours (a browser link
+        cannot send an Authorization header). `success token` makes others."""
+        from services.common.auth import StaffRole, issue_token
+
+        token = issue_token(local_secrets(self.data_dir)["SUCCESS_AUTH_SECRET"], "tableau-de-bord",
+                            StaffRole.analyst, None)
+        return f"{self.urls[Service.reporting]}/dashboard?jeton={token}"
 
     def watch(self, stop: "StopFlag") -> None:
         """Keep the services running until asked to stop; restart one that crashes."""
@@ -265,7 +275,8 @@ def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
             console.print(f"[red]Démarrage impossible :[/red] {exc}")
             return 1
         stack.print_summary()
-        print(f"READY {stack.urls[Service.reporting]}", flush=True)  # for scripts waiting on us
+        print(f"DASHBOARD {stack.dashboard_url()}", flush=True)  # for scripts waiting on us
+        print(f"READY {stack.urls[Service.reporting]}", flush=True)
         stack.watch(stop)
         return 0
     finally:
