@@ -341,5 +341,65 @@ def report_cohorts(
     console.print(table)
 
 
+@app.command("nats-config")
+def nats_config(
+    regions: Annotated[str, typer.Option(help="Régions fédérées, séparées par des virgules "
+                                         "(ex. IDF,BRE,OCC).")],
+    out: Annotated[Path, typer.Option("--out", help="Dossier où écrire la configuration.")],
+    url: Annotated[str, typer.Option(help="Adresse du serveur NATS, telle que les régions et "
+                                     "les services la joignent.")] = "nats://nats:4222",
+    consumer: Annotated[list[str] | None, typer.Option(
+        "--consumer", help="Noms des consommateurs durables permis à chaque région (répétable) ; "
+        "une région R les crée sous le nom `r-<nom>`. Défaut : events et pairs.")] = None,
+    rotate: Annotated[list[str] | None, typer.Option(
+        "--rotate", help="Renouveler le mot de passe d'une région, de `services`, ou `all` "
+        "(répétable) ; les autres identifiants existants sont conservés.")] = None,
+    store_dir: Annotated[str, typer.Option(help="Dossier JetStream dans le conteneur NATS.")]
+    = "/data",
+) -> None:
+    """Génère la configuration du serveur NATS et un identifiant par région.
+
+    Écrit dans `--out` :
+
+    - `nats-server.conf` (JetStream, `sync_interval: always`, surveillance HTTP) et
+      `accounts.conf` (utilisateurs et permissions, mots de passe hachés bcrypt) ;
+    - `credentials/<R>.json` pour chaque région et `credentials/services.json` pour nos
+      services (mode 600, à transmettre par un canal sûr) ;
+    - `services.env` : la variable `SUCCESS_NATS_URL` de nos services (lue par compose.yaml).
+
+    Une région **publie** seulement sur `success.<R>.>` et **lit** ses propres sujets et les
+    sujets partagés pseudonymes `success.*.matching.>` (cohortes, propositions, binômes), à
+    travers ses propres consommateurs durables. Relancer la commande garde les mots de passe
+    existants, sauf ceux de `--rotate`."""
+    from services.common.federation import (
+        DEFAULT_CONSUMER_NAMES, SHARED_SUBJECTS, FederationError, parse_regions,
+        write_nats_config,
+    )
+
+    try:
+        codes = parse_regions(regions)
+        written = write_nats_config(out, codes, url=url, names=consumer or DEFAULT_CONSUMER_NAMES,
+                                    rotate=rotate, store_dir=store_dir)
+    except FederationError as exc:
+        _fail(str(exc))
+    table = Table(title=f"Identifiants NATS ({out})")
+    for column in ("identifiant", "utilisateur", "publie", "lit", "consommateurs"):
+        table.add_column(column)
+    from services.common.federation import Credential
+
+    for path in written[3:]:
+        credential = Credential.read(path)
+        if credential.region is None:
+            table.add_row(path.name, credential.user, "tout", "tout", "—")
+        elif credential.region in codes:
+            table.add_row(path.name, credential.user, f"success.{credential.region}.>",
+                          ", ".join([f"success.{credential.region}.>", *SHARED_SUBJECTS]),
+                          ", ".join(credential.consumer_names))
+    console.print(table)
+    err.print(f"Configuration écrite dans {out} : montez ce dossier dans le conteneur NATS "
+              f"(`nats-server -c {out.name}/nats-server.conf`) et transmettez à chaque région "
+              "son fichier credentials/<R>.json.")
+
+
 if __name__ == "__main__":
     app()
