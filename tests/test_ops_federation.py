@@ -8,78 +8,20 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import nats
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
-from services.common import bus
-from services.common.embedded import NatsServer
 from services.common.federation import Credential
-from services.common.settings import Settings
-from tests.conftest import eventually, server_dir
-
-REGIONS = ["IDF", "BRE", "OCC"]
-
-
-@pytest.fixture(scope="module")
-def federated() -> Iterator[tuple[NatsServer, Path]]:
-    """nats-server started with the configuration `success nats-config` wrote."""
-    with server_dir("federation") as path:
-        out = path / "conf"
-        subprocess.run(
-            [sys.executable, "-m", "services.cli", "nats-config", "--regions", ",".join(REGIONS),
-             "--out", str(out), "--store-dir", str(path / "jetstream")],
-            check=True, capture_output=True)
-        server = NatsServer(path / "nats", config_file=out / "nats-server.conf").start()
-        yield server, out
-        server.stop()
-
-
-def credential(federated, who: str) -> Credential:
-    server, out = federated
-    found = Credential.read(out / "credentials" / f"{who}.json")
-    found.url = server.url
-    return found
-
-
-class Connection:
-    """A connection with a credential; permission violations (delivered asynchronously by
-    the server) are collected, and ``flush`` makes sure every earlier one has arrived."""
-
-    def __init__(self, cred: Credential) -> None:
-        self.cred = cred
-        self.errors: list[str] = []
-        self.nc = None
-
-    async def __aenter__(self) -> Connection:
-        async def on_error(exc: Exception) -> None:
-            self.errors.append(str(exc).lower())
-
-        self.nc = await nats.connect(**self.cred.connect_options(), error_cb=on_error,
-                                     allow_reconnect=False)
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.nc.close()
-
-    async def violations(self, expected: int = 0) -> list[str]:
-        """The violations reported since the last call, once ``expected`` of them came."""
-        await self.nc.flush()
-        await eventually(lambda: len(self.errors) >= expected)
-        found, self.errors = [e for e in self.errors if "permissions violation" in e], []
-        return found
+from tests.federation import (  # noqa: F401  (federated: a fixture)
+    REGIONS, Connection, credential, federated, prepare_stream)
 
 
 def envelope_bytes(region: str) -> bytes:
     return json.dumps({"region": region, "id": uuid.uuid4().hex}).encode()
 
 
-async def prepare_stream(federated) -> None:
-    async with Connection(credential(federated, "services")) as services:
-        await bus.ensure_stream(services.nc, Settings())
 
 
 async def test_the_generated_configuration_is_what_the_server_runs(federated):
