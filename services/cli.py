@@ -401,5 +401,120 @@ def nats_config(
               "son fichier credentials/<R>.json.")
 
 
+dlq_app = typer.Typer(
+    help="Lettres mortes : les messages qu'un consommateur n'a pas pu traiter "
+    "(sujet `success.dlq.<service>`, raison dans les en-têtes `Success-Dlq-*`).",
+    no_args_is_help=True, rich_markup_mode="markdown")
+app.add_typer(dlq_app, name="dlq")
+
+
+def _nats_url(data_dir: Path | None) -> str:
+    from services.common.stack import NoServerConfigured, resolve_urls
+
+    try:
+        nats_url, _ = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+    return nats_url
+
+
+async def _with_nats(nats_url: str, work):
+    from services.common import bus
+
+    try:
+        nc = await bus.connect(nats_url, "success-cli", max_reconnect_attempts=0,
+                               allow_reconnect=False)
+    except Exception as exc:
+        _fail(f"NATS injoignable ({nats_url}) : {exc!r}. Vérifiez SUCCESS_NATS_URL, ou que "
+              "`success up` tourne.")
+    try:
+        return await work(nc)
+    finally:
+        await nc.close()
+
+
+ServiceFilter = Annotated[Service | None, typer.Option(
+    "--service", "-s", help="Seulement les lettres mortes de ce service.")]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    service: ServiceFilter = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Liste les lettres mortes en attente : numéro (pour `success dlq replay --seq`), service
+    et consommateur, code et raison, type et identifiant de l'événement, sujet d'origine."""
+    from services.common.deadletters import list_dead_letters
+
+    letters = asyncio.run(_with_nats(_nats_url(data_dir),
+                                     lambda nc: list_dead_letters(nc, service)))
+    if as_json:
+        print(json.dumps([letter.as_json() for letter in letters], ensure_ascii=False, indent=2))
+        return
+    if not letters:
+        err.print("Aucune lettre morte en attente.")
+        return
+    table = Table(title=f"Lettres mortes ({len(letters)})")
+    for column in ("n°", "consommateur", "code", "raison", "type", "event_id", "sujet",
+                   "livraisons", "date"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        table.add_row(str(letter.sequence), letter.consumer, letter.code, letter.reason[:120],
+                      letter.event_type or "—", letter.event_id or "—", letter.subject,
+                      str(letter.deliveries),
+                      f"{letter.dead_lettered_at:%Y-%m-%d %H:%M:%S}" if letter.dead_lettered_at
+                      else "—")
+    console.print(table)
+    err.print("Corrigez la cause, puis rejouez : `success dlq replay --seq N` (ou `--all`).")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    seq: Annotated[list[int] | None, typer.Option(
+        "--seq", help="Numéro d'une lettre morte (répétable), tel que l'affiche "
+        "`success dlq list`.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Toutes les lettres mortes (du service "
+                                        "choisi avec --service, sinon de tous).")] = False,
+    service: ServiceFilter = None,
+    code: Annotated[str | None, typer.Option(
+        help="Seulement les lettres mortes de ce code (ex. handler_failed).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Rejoue des lettres mortes : chaque message repart sur son sujet d'origine pour que le
+    consommateur le traite à nouveau, puis sort de la liste (un second rejeu ne fait rien).
+
+    Les autres consommateurs du sujet le reçoivent aussi et l'ignorent : ils l'ont déjà
+    traité (identifiant d'événement enregistré)."""
+    from rich.progress import Progress
+
+    from services.common.deadletters import list_dead_letters, replay
+
+    if not seq and not all_:
+        _fail("dites quoi rejouer : --seq N (voir `success dlq list`) ou --all.")
+
+    async def work(nc):
+        letters = await list_dead_letters(nc, service)
+        chosen = [l for l in letters if (all_ or l.sequence in set(seq or []))
+                  and (code is None or l.code == code)]
+        missing = set(seq or []) - {l.sequence for l in letters}
+        done = []
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("Rejeu des lettres mortes", total=len(chosen))
+            for letter in chosen:
+                done += await replay(nc, [letter])
+                progress.advance(task)
+        return done, missing
+
+    done, missing = asyncio.run(_with_nats(_nats_url(data_dir), work))
+    for letter in done:
+        err.print(f"n° {letter.sequence} rejoué sur {letter.subject} "
+                  f"({letter.event_type or 'message illisible'} {letter.event_id or ''})")
+    if missing:
+        err.print(f"[yellow]Introuvables (déjà rejouées ?) :[/yellow] "
+                  f"{', '.join(map(str, sorted(missing)))}")
+    err.print(f"{len(done)} lettre(s) morte(s) rejouée(s).")
+
+
 if __name__ == "__main__":
     app()

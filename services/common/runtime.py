@@ -25,6 +25,8 @@ from services.common import bus
 from services.common.api import install_error_handlers
 from services.common.clock import Clock, get_clock
 from services.common.consumer import Consumer, ConsumerRunner
+from services.common.metrics import OpsProbe
+from services.common.observability import install_correlation_middleware
 from services.common.migrate import migrate
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings, get_settings
@@ -87,6 +89,9 @@ class ServiceRuntime:
         self.broker: NatsBroker | None = None
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task | None = None
+        self.probe: OpsProbe | None = None
+        self._probe_task: asyncio.Task | None = None
+        self.runners: list[ConsumerRunner] = []
         self.ready = False
         self.state: dict[str, object] = {}  # what a service's on_start attaches (e.g. intake)
 
@@ -97,12 +102,17 @@ class ServiceRuntime:
         await self._ensure_stream(nats_url)
         self.broker = build_broker(self.definition, nats_url)
         for consumer in self.definition.consumers:
-            ConsumerRunner(self.service, consumer, self.store, self.broker, self.settings).subscribe()
+            runner = ConsumerRunner(self.service, consumer, self.store, self.broker, self.settings)
+            runner.subscribe()
+            self.runners.append(runner)
         await self.broker.start()
         self.relay = OutboxRelay(self.store, nats_url, self.settings)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         relay = self.relay
         RELAY_PUBLISHED.labels(self.service.value).set_function(lambda: relay.published)
+        self.probe = OpsProbe(self.service, self.settings, nats_url, self.store, self.runners,
+                              relay)
+        self._probe_task = asyncio.create_task(self.probe.run(), name=f"{self.service}-probe")
         if self.definition.on_start:
             self.definition.on_start(self)
         self.ready = True
@@ -125,6 +135,10 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self.ready = False
+        if self.probe is not None and self._probe_task is not None:
+            await self.probe.stop()
+            self._probe_task.cancel()
+            await asyncio.gather(self._probe_task, return_exceptions=True)
         if self.broker is not None:
             await self.broker.stop()  # no new messages; in-flight handlers finish
         if self.relay is not None and self._relay_task is not None:
@@ -151,12 +165,14 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.auth_secret = self.settings.auth_secret
         install_error_handlers(app)
+        install_correlation_middleware(app)
 
         @app.get("/healthz", tags=["ops"], summary="Le processus répond (liveness)")
         async def healthz() -> dict[str, str]:
             return {"status": "ok"}
 
-        @app.get("/readyz", tags=["ops"], summary="Base et NATS joignables (readiness)")
+        @app.get("/readyz", tags=["ops"],
+                 summary="Base et NATS joignables, consommateurs attachés (readiness)")
         async def readyz(request: Request) -> JSONResponse:
             checks = await self.readiness()
             ok = all(checks.values())
@@ -169,7 +185,7 @@ class ServiceRuntime:
         return app
 
     async def readiness(self) -> dict[str, bool]:
-        checks = {"started": self.ready, "database": False, "nats": False}
+        checks = {"started": self.ready, "database": False, "nats": False, "consumers": False}
         if self.store is not None:
             try:
                 await self.store.head_position()
@@ -179,6 +195,11 @@ class ServiceRuntime:
         if self.broker is not None:
             try:
                 checks["nats"] = bool(await self.broker.ping(timeout=2.0))
+            except Exception:
+                pass
+        if self.probe is not None and checks["nats"]:
+            try:  # every durable consumer exists on the server
+                checks["consumers"] = await self.probe.consumers_attached()
             except Exception:
                 pass
         return checks

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from events import Envelope, EventData, Metadata, load_event
 from events.base import current_model, seal, subject_for
 from services.common.clock import Clock, get_clock
+from services.common.metrics import EVENTS_APPENDED
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -181,6 +182,8 @@ class Transaction:
             raise
         if len(rows) != len(envelopes):
             raise ConcurrencyConflict(stream, expected_version)
+        for envelope in envelopes:
+            EVENTS_APPENDED.labels(self.schema, envelope.type).inc()
         return envelopes
 
     def note_write(self) -> None:
@@ -331,6 +334,15 @@ class EventStore:
             )
             for row in rows
         ]
+
+    async def unpublished_count(self, after: Cursor, cap: int = 1_000_000) -> int:
+        """How many committed events lie after the relay's cursor (at most ``cap``)."""
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return int(await (await _driver(connection)).fetchval(
+                f"SELECT count(*) FROM (SELECT 1 FROM {self.schema}.events "
+                "WHERE (tx_id, position) > ($1::text::xid8, $2) LIMIT $3) AS lag",
+                str(after.tx_id), after.position, cap))
 
     async def load_checkpoint(self, name: str) -> Cursor:
         async with self.engine.connect() as connection:
