@@ -516,5 +516,70 @@ def dlq_replay(
     err.print(f"{len(done)} lettre(s) morte(s) rejouée(s).")
 
 
+@app.command()
+def republish(
+    service: Annotated[list[Service] | None, typer.Option(
+        "--service", "-s", help="Service dont republier le journal (répétable) ; tous par "
+        "défaut.")] = None,
+    from_position: Annotated[int, typer.Option(
+        "--from-position", help="Republier seulement les événements après cette position du "
+        "journal (0 : depuis le début).", min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Bilan en JSON (pour les scripts).")]
+    = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Reprise après sinistre : republie vers JetStream le journal de chaque service, lu dans
+    PostgreSQL (la source de vérité), dans l'ordre du journal.
+
+    Chaque événement part avec `Nats-Msg-Id` = son identifiant : JetStream écarte ceux qu'il
+    a encore, donc relancer la commande, ou la lancer pendant que les services publient,
+    ne double rien. Les consommateurs ignorent ce qu'ils ont déjà traité ; les consommateurs
+    durables perdus avec les données de NATS sont recréés par leur service.
+
+    À lancer quand NATS a perdu ses données (dossier JetStream effacé, cluster reconstruit).
+    Les lettres mortes, qui ne vivent que dans JetStream, ne reviennent pas."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.common.republish import republish_log
+    from services.common.stack import NoServerConfigured, resolve_urls
+    from services.common.store import EventStore
+
+    try:
+        nats_url, database_url = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+    services = service or list(Service)
+
+    async def work(nc):
+        results = []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=err) as progress:
+            for svc in services:
+                store = EventStore.connect(database_url, svc.value, pool_size=2)
+                try:
+                    total = await store.count_after(from_position)
+                    task = progress.add_task(f"{svc.value:<10}", total=total)
+                    results.append(await republish_log(
+                        store, nc, _settings(), from_position=from_position,
+                        progress=lambda n, t=task: progress.advance(t, n)))
+                finally:
+                    await store.dispose()
+        return results
+
+    results = asyncio.run(_with_nats(nats_url, work))
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(r) for r in results], indent=2))
+        return
+    table = Table(title="Republication")
+    for column in ("service", "publiés", "déjà présents", "dernière position"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for result in results:
+        table.add_row(result.service, str(result.published), str(result.duplicates),
+                      str(result.last_position))
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()
