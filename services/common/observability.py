@@ -25,7 +25,21 @@ def configure_logging(level: str = "INFO", json: bool = True, service: str | Non
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # Libraries' standard logging (uvicorn, FastStream, alembic) in the same format.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*processors, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, renderer]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    import faststream  # noqa: F401  (its import sets up its own coloured handler: undo it)
+
+    for name in ("faststream", "faststream.access"):
+        own = logging.getLogger(name)
+        own.handlers.clear()
+        own.propagate = True
     for chatty in ("httpx", "httpcore", "alembic"):  # one line per request or revision
         logging.getLogger(chatty).setLevel(logging.WARNING)
 

@@ -8,6 +8,7 @@ Shutdown stops taking messages, lets the relay finish its batch, then closes con
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ def build_broker(definition: ServiceDefinition, nats_url: str | None = None) -> 
     (for the AsyncAPI document; the outbox relay does the actual publishing)."""
     broker = NatsBroker(
         nats_url or "nats://127.0.0.1:4222", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        # FastStream's lines through our logging (JSON); one per message only in DEBUG.
+        logger=logging.getLogger("success.faststream"), log_level=logging.DEBUG,
         middlewares=[NatsPrometheusMiddleware(registry=REGISTRY,
                                               app_name=definition.service.value)],
     )
