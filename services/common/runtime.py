@@ -202,7 +202,8 @@ class ServiceRuntime:
                 pass
         if self.probe is not None and checks["nats"]:
             try:  # every durable consumer exists on the server
-                checks["consumers"] = await self.probe.consumers_attached()
+                checks["consumers"] = await asyncio.wait_for(
+                    self.probe.consumers_attached(), 5.0)
             except Exception:
                 pass
         return checks
