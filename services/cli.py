@@ -367,7 +367,8 @@ def nats_config(
       services (mode 600, à transmettre par un canal sûr) ;
     - `services.env` : la variable `SUCCESS_NATS_URL` de nos services (lue par compose.yaml).
 
-    Une région **publie** seulement sur `success.<R>.>` et **lit** ses propres sujets et les
+    Une région **publie** seulement sur `success.<R>.>` (hors des sujets de nos services,
+    qu'elle ne peut pas usurper) et **lit** ses propres sujets et les
     sujets partagés pseudonymes `success.*.matching.>` (cohortes, propositions, binômes), à
     travers ses propres consommateurs durables. Relancer la commande garde les mots de passe
     existants, sauf ceux de `--rotate`."""

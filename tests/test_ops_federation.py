@@ -62,11 +62,14 @@ async def test_a_region_publishes_only_on_its_own_subjects(federated, region):
     async with Connection(credential(federated, region)) as conn:
         # Its own subjects: accepted and stored by JetStream.
         ack = await conn.nc.jetstream(timeout=5).publish(
-            f"success.{region}.intake.Note", envelope_bytes(region))
+            f"success.{region}.regional.Note", envelope_bytes(region))
         assert ack.stream == "success"
         assert await conn.violations() == []
         # Every other region's subjects, the dead letters, other prefixes: refused.
         forbidden = [f"success.{other}.matching.PairFormed" for other in REGIONS if other != region]
+        # Its own region under our services' names: it cannot impersonate them.
+        forbidden += [f"success.{region}.{service}.CandidateAdmitted"
+                      for service in ("intake", "matching", "followup", "reporting")]
         forbidden += ["success.dlq.matching", "success.ALL.intake.Note", "other.subject",
                       "$JS.API.STREAM.DELETE.success", "$JS.API.STREAM.PURGE.success",
                       "$JS.API.STREAM.MSG.GET.success", "$JS.API.DIRECT.GET.success",

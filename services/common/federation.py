@@ -6,7 +6,9 @@ not listed is refused).
 
 A region ``R`` may:
 
-- **publish** only on its own subjects ``success.R.>``;
+- **publish** only on its own subjects ``success.R.>``, except those of our services
+  (``success.R.intake.>``, ``success.R.matching.>``…): a region cannot impersonate our
+  services, whose consumers trust what arrives on their subjects;
 - **subscribe** only to its own subjects ``success.R.>``, to the *shared* subjects, and to
   its own inbox prefix ``_INBOX_R.>`` (never ``_INBOX.>``, where our services' JetStream
   deliveries travel);
@@ -37,7 +39,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from events import EVENT_STREAM_NAME
+from events import EVENT_STREAM_NAME, Service
 from events.base import SUBJECT_PREFIX
 
 ACCOUNT = "SUCCESS"
@@ -69,6 +71,7 @@ class Credential:
     stream: str = EVENT_STREAM_NAME
     publish: list[str] = field(default_factory=list)
     subscribe: list[str] = field(default_factory=list)
+    publish_deny: list[str] = field(default_factory=list)
 
     def connect_options(self) -> dict:
         """Keyword arguments for ``nats.connect``."""
@@ -129,7 +132,8 @@ def region_permissions(region: str, names: list[str]) -> dict[str, list[str]]:
                     f"{api}.CONSUMER.MSG.NEXT.{stream}.{name}",
                     f"$JS.ACK.{stream}.{name}.>"]
     subscribe = [*readable_subjects(region), f"{inbox_prefix(region)}.>"]
-    return {"publish": publish, "subscribe": subscribe}
+    deny = [f"{SUBJECT_PREFIX}.{region}.{service.value}.>" for service in Service]
+    return {"publish": publish, "subscribe": subscribe, "publish_deny": deny}
 
 
 def inbox_prefix(region: str) -> str:
@@ -162,7 +166,8 @@ def render_accounts(credentials: list[Credential]) -> str:
         lines.append(f"        password: {json.dumps(_hash(credential.password))}")
         if credential.region:
             lines.append("        permissions: {")
-            lines.append(f"          publish: {{ allow: {_quoted(credential.publish)} }}")
+            lines.append(f"          publish: {{ allow: {_quoted(credential.publish)}, "
+                         f"deny: {_quoted(credential.publish_deny)} }}")
             lines.append(f"          subscribe: {{ allow: {_quoted(credential.subscribe)} }}")
             lines.append("        }")
         lines.append("      }")
