@@ -176,6 +176,16 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
         nats.start()
         processes: dict[str, subprocess.Popen] = {}
         try:
+            # The configuration compose mounts: JetStream fsyncs every write; the health check.
+            monitor = f"http://127.0.0.1:{nats.monitor_port}"
+            async with httpx.AsyncClient() as client:
+                varz = (await client.get(f"{monitor}/varz")).json()
+                health = SERVICES["nats"]["healthcheck"]["test"][-1].replace(
+                    "http://127.0.0.1:8222", monitor)
+                assert (await client.get(health)).status_code == 200
+            assert varz["jetstream"]["config"]["sync_always"] is True
+            assert varz["jetstream"]["config"]["store_dir"].startswith(str(path / "jetstream"))
+
             def compose_env(spec: dict) -> dict[str, str]:
                 env = environment(spec, env_files)
                 env["SUCCESS_NATS_URL"] = env["SUCCESS_NATS_URL"].replace(
