@@ -178,6 +178,17 @@ async def test_dead_letters_are_listed_and_replayed_once(store_factory, settings
         assert "Introuvables" in again.stderr
         await probe.refresh()
         assert sample("success_dead_letters_waiting", service="reporting") == 1
+
+        # Replaying what still cannot be read only brings it back as a new dead letter.
+        everything = cli(settings, "dlq", "replay", "--all", "--service", "reporting")
+        assert "1 lettre(s) morte(s) rejouée(s)" in everything.stderr
+
+        async def back_again():
+            out = json.loads(cli(settings, "dlq", "list", "--json").stdout)
+            return out if out and out[0]["sequence"] != unreadable["sequence"] else None
+
+        [returned] = await eventually(back_again)
+        assert returned["code"] == "not_json"
     await probe.stop()
     assert sorted(await handled(store)) == sorted([str(good.event_id), str(broken.event_id)])
 
