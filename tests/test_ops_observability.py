@@ -200,3 +200,29 @@ def test_replay_needs_a_selection(settings):
                           capture_output=True, text=True, env=env)
     assert done.returncode == 2
     assert "--seq N" in done.stderr and "--all" in done.stderr
+
+
+async def test_several_nats_servers_in_the_url(settings):
+    """SUCCESS_NATS_URL lists a cluster's nodes, comma-separated; one of them being down
+    does not matter."""
+    from services.common.embedded import free_port
+
+    down = f"nats://127.0.0.1:{free_port()}"
+    settings = settings.model_copy(update={"nats_url": f"{down}, {settings.nats_url}"})
+    async with running(settings, "intake") as svc:
+        client, _runtime = svc["intake"]
+        assert (await client.get("/readyz")).status_code == 200
+        created = await client.post("/applications/mentor",
+                                    json={**MENTOR, "email": "cluster@example.org"})
+        assert created.status_code == 201
+        nats_url = settings.nats_url.split(", ")[1]
+        await eventually(lambda: _has_events(nats_url))
+
+
+async def _has_events(nats_url: str) -> bool:
+    from tests.jetstream import stored_events
+
+    try:
+        return len(await stored_events(nats_url)) >= 2
+    except Exception:  # the stream exists, still empty (sequence 0 is no message)
+        return False

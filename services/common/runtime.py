@@ -55,7 +55,8 @@ def build_broker(definition: ServiceDefinition, nats_url: str | None = None) -> 
     """The FastStream broker of a service, with a publisher declared per event type it owns
     (for the AsyncAPI document; the outbox relay does the actual publishing)."""
     broker = NatsBroker(
-        nats_url or "nats://127.0.0.1:4222", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        bus.servers(nats_url or "nats://127.0.0.1:4222"), max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
         # FastStream's lines through our logging (JSON); one per message only in DEBUG.
         logger=logging.getLogger("success.faststream"), log_level=logging.DEBUG,
         middlewares=[NatsPrometheusMiddleware(registry=REGISTRY,
