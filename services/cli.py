@@ -412,6 +412,8 @@ app.add_typer(dlq_app, name="dlq")
 def _nats_url(data_dir: Path | None) -> str:
     from services.common.stack import NoServerConfigured, resolve_urls
 
+    if _settings().nats_url:  # NATS alone is enough here
+        return _settings().nats_url
     try:
         nats_url, _ = resolve_urls(_settings(), data_dir)
     except NoServerConfigured as exc:
@@ -419,12 +421,17 @@ def _nats_url(data_dir: Path | None) -> str:
     return nats_url
 
 
+async def _quiet(_exc: Exception) -> None:
+    """nats-py prints every connection error with its traceback: we say it once, in French."""
+
+
 async def _with_nats(nats_url: str, work):
     from services.common import bus
 
     try:
-        nc = await bus.connect(nats_url, "success-cli", max_reconnect_attempts=0,
-                               allow_reconnect=False)
+        nc = await bus.connect(nats_url, "success-cli", max_reconnect_attempts=1,
+                               allow_reconnect=False, connect_timeout=5,
+                               error_cb=_quiet)
     except Exception as exc:
         _fail(f"NATS injoignable ({nats_url}) : {exc!r}. Vérifiez SUCCESS_NATS_URL, ou que "
               "`success up` tourne.")
@@ -567,7 +574,12 @@ def republish(
                     await store.dispose()
         return results
 
-    results = asyncio.run(_with_nats(nats_url, work))
+    try:
+        results = asyncio.run(_with_nats(nats_url, work))
+    except (OSError, TimeoutError) as exc:
+        _fail(f"republication interrompue ({exc!r}) : vérifiez que PostgreSQL "
+              "(SUCCESS_DATABASE_URL) et NATS (SUCCESS_NATS_URL) répondent, puis relancez la "
+              "commande (elle ne double rien).")
     if as_json:
         from dataclasses import asdict
 
