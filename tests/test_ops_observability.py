@@ -226,3 +226,14 @@ async def _has_events(nats_url: str) -> bool:
         return len(await stored_events(nats_url)) >= 2
     except Exception:  # the stream exists, still empty (sequence 0 is no message)
         return False
+
+
+def test_commands_say_what_to_do_when_nats_does_not_answer():
+    from services.common.embedded import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
+    env["SUCCESS_NATS_URL"] = f"nats://127.0.0.1:{free_port()}"
+    done = subprocess.run([sys.executable, "-m", "services.cli", "dlq", "list"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2
+    assert "NATS injoignable" in done.stderr and "SUCCESS_NATS_URL" in done.stderr
