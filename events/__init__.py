@@ -1,7 +1,9 @@
 """The Succ'ess event contract: envelope, event catalogue, subjects and upcasters.
 
 This package is the only domain code the services share, and what another region installs
-to read our events. It depends on pydantic only.
+to read our events. It depends on pydantic only, and installs alone: ``pip install ./events``
+(distribution ``success-events``, see ``events/pyproject.toml`` and
+``examples/region_subscriber.py``).
 """
 
 from events.base import (

@@ -535,5 +535,258 @@ def digest(
               f"pour {len(keys)} destinataire(s).")
 
 
+@app.command("nats-config")
+def nats_config(
+    regions: Annotated[str, typer.Option(help="Régions fédérées, séparées par des virgules "
+                                         "(ex. IDF,BRE,OCC).")],
+    out: Annotated[Path, typer.Option("--out", help="Dossier où écrire la configuration.")],
+    url: Annotated[str, typer.Option(help="Adresse du serveur NATS, telle que les régions et "
+                                     "les services la joignent.")] = "nats://nats:4222",
+    consumer: Annotated[list[str] | None, typer.Option(
+        "--consumer", help="Noms des consommateurs durables permis à chaque région (répétable) ; "
+        "une région R les crée sous le nom `r-<nom>`. Défaut : events et pairs.")] = None,
+    rotate: Annotated[list[str] | None, typer.Option(
+        "--rotate", help="Renouveler le mot de passe d'une région, de `services`, ou `all` "
+        "(répétable) ; les autres identifiants existants sont conservés.")] = None,
+    store_dir: Annotated[str, typer.Option(help="Dossier JetStream dans le conteneur NATS.")]
+    = "/data",
+) -> None:
+    """Génère la configuration du serveur NATS et un identifiant par région.
+
+    Écrit dans `--out` :
+
+    - `nats-server.conf` (JetStream, `sync_interval: always`, surveillance HTTP) et
+      `accounts.conf` (utilisateurs et permissions, mots de passe hachés bcrypt) ;
+    - `credentials/<R>.json` pour chaque région et `credentials/services.json` pour nos
+      services (mode 600, à transmettre par un canal sûr) ;
+    - `services.env` : la variable `SUCCESS_NATS_URL` de nos services (lue par compose.yaml).
+
+    Une région **publie** seulement sur `success.<R>.>` (hors des sujets de nos services,
+    qu'elle ne peut pas usurper) et **lit** ses propres sujets et les
+    sujets partagés pseudonymes `success.*.matching.>` (cohortes, propositions, binômes), à
+    travers ses propres consommateurs durables. Relancer la commande garde les mots de passe
+    existants, sauf ceux de `--rotate`."""
+    from services.common.federation import (
+        DEFAULT_CONSUMER_NAMES, SHARED_SUBJECTS, FederationError, parse_regions,
+        write_nats_config,
+    )
+
+    try:
+        codes = parse_regions(regions)
+        written = write_nats_config(out, codes, url=url, names=consumer or DEFAULT_CONSUMER_NAMES,
+                                    rotate=rotate, store_dir=store_dir)
+    except FederationError as exc:
+        _fail(str(exc))
+    table = Table(title=f"Identifiants NATS ({out})")
+    for column in ("identifiant", "utilisateur", "publie", "lit", "consommateurs"):
+        table.add_column(column)
+    from services.common.federation import Credential
+
+    for path in written[3:]:
+        credential = Credential.read(path)
+        if credential.region is None:
+            table.add_row(path.name, credential.user, "tout", "tout", "—")
+        elif credential.region in codes:
+            table.add_row(path.name, credential.user, f"success.{credential.region}.>",
+                          ", ".join([f"success.{credential.region}.>", *SHARED_SUBJECTS]),
+                          ", ".join(credential.consumer_names))
+    console.print(table)
+    err.print(f"Configuration écrite dans {out} : montez ce dossier dans le conteneur NATS "
+              f"(`nats-server -c {out.name}/nats-server.conf`) et transmettez à chaque région "
+              "son fichier credentials/<R>.json.")
+
+
+dlq_app = typer.Typer(
+    help="Lettres mortes : les messages qu'un consommateur n'a pas pu traiter "
+    "(sujet `success.dlq.<service>`, raison dans les en-têtes `Success-Dlq-*`).",
+    no_args_is_help=True, rich_markup_mode="markdown")
+app.add_typer(dlq_app, name="dlq")
+
+
+def _nats_url(data_dir: Path | None) -> str:
+    from services.common.stack import NoServerConfigured, resolve_urls
+
+    if _settings().nats_url:  # NATS alone is enough here
+        return _settings().nats_url
+    try:
+        nats_url, _ = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+    return nats_url
+
+
+async def _quiet(_exc: Exception) -> None:
+    """nats-py prints every connection error with its traceback: we say it once, in French."""
+
+
+async def _with_nats(nats_url: str, work):
+    from services.common import bus
+
+    try:
+        nc = await bus.connect(nats_url, "success-cli", max_reconnect_attempts=1,
+                               allow_reconnect=False, connect_timeout=5,
+                               error_cb=_quiet)
+    except Exception as exc:
+        _fail(f"NATS injoignable ({nats_url}) : {exc!r}. Vérifiez SUCCESS_NATS_URL, ou que "
+              "`success up` tourne.")
+    try:
+        return await work(nc)
+    finally:
+        await nc.close()
+
+
+ServiceFilter = Annotated[Service | None, typer.Option(
+    "--service", "-s", help="Seulement les lettres mortes de ce service.")]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    service: ServiceFilter = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Liste les lettres mortes en attente : numéro (pour `success dlq replay --seq`), service
+    et consommateur, code et raison, type et identifiant de l'événement, sujet d'origine."""
+    from services.common.deadletters import list_dead_letters
+
+    letters = asyncio.run(_with_nats(_nats_url(data_dir),
+                                     lambda nc: list_dead_letters(nc, service)))
+    if as_json:
+        print(json.dumps([letter.as_json() for letter in letters], ensure_ascii=False, indent=2))
+        return
+    if not letters:
+        err.print("Aucune lettre morte en attente.")
+        return
+    table = Table(title=f"Lettres mortes ({len(letters)})")
+    for column in ("n°", "consommateur", "code", "raison", "type", "event_id", "sujet",
+                   "livraisons", "date"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        table.add_row(str(letter.sequence), letter.consumer, letter.code, letter.reason[:120],
+                      letter.event_type or "—", letter.event_id or "—", letter.subject,
+                      str(letter.deliveries),
+                      f"{letter.dead_lettered_at:%Y-%m-%d %H:%M:%S}" if letter.dead_lettered_at
+                      else "—")
+    console.print(table)
+    err.print("Corrigez la cause, puis rejouez : `success dlq replay --seq N` (ou `--all`).")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    seq: Annotated[list[int] | None, typer.Option(
+        "--seq", help="Numéro d'une lettre morte (répétable), tel que l'affiche "
+        "`success dlq list`.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Toutes les lettres mortes (du service "
+                                        "choisi avec --service, sinon de tous).")] = False,
+    service: ServiceFilter = None,
+    code: Annotated[str | None, typer.Option(
+        help="Seulement les lettres mortes de ce code (ex. handler_failed).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Rejoue des lettres mortes : chaque message repart sur son sujet d'origine pour que le
+    consommateur le traite à nouveau, puis sort de la liste (un second rejeu ne fait rien).
+
+    Les autres consommateurs du sujet le reçoivent aussi et l'ignorent : ils l'ont déjà
+    traité (identifiant d'événement enregistré)."""
+    from rich.progress import Progress
+
+    from services.common.deadletters import list_dead_letters, replay
+
+    if not seq and not all_:
+        _fail("dites quoi rejouer : --seq N (voir `success dlq list`) ou --all.")
+
+    async def work(nc):
+        letters = await list_dead_letters(nc, service)
+        chosen = [l for l in letters if (all_ or l.sequence in set(seq or []))
+                  and (code is None or l.code == code)]
+        missing = set(seq or []) - {l.sequence for l in letters}
+        done = []
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("Rejeu des lettres mortes", total=len(chosen))
+            for letter in chosen:
+                done += await replay(nc, [letter])
+                progress.advance(task)
+        return done, missing
+
+    done, missing = asyncio.run(_with_nats(_nats_url(data_dir), work))
+    for letter in done:
+        err.print(f"n° {letter.sequence} rejoué sur {letter.subject} "
+                  f"({letter.event_type or 'message illisible'} {letter.event_id or ''})")
+    if missing:
+        err.print(f"[yellow]Introuvables (déjà rejouées ?) :[/yellow] "
+                  f"{', '.join(map(str, sorted(missing)))}")
+    err.print(f"{len(done)} lettre(s) morte(s) rejouée(s).")
+
+
+@app.command()
+def republish(
+    service: Annotated[list[Service] | None, typer.Option(
+        "--service", "-s", help="Service dont republier le journal (répétable) ; tous par "
+        "défaut.")] = None,
+    from_position: Annotated[int, typer.Option(
+        "--from-position", help="Republier seulement les événements après cette position du "
+        "journal (0 : depuis le début).", min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Bilan en JSON (pour les scripts).")]
+    = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Reprise après sinistre : republie vers JetStream le journal de chaque service, lu dans
+    PostgreSQL (la source de vérité), dans l'ordre du journal.
+
+    Chaque événement part avec `Nats-Msg-Id` = son identifiant : JetStream écarte ceux qu'il
+    a encore, donc relancer la commande, ou la lancer pendant que les services publient,
+    ne double rien. Les consommateurs ignorent ce qu'ils ont déjà traité ; les consommateurs
+    durables perdus avec les données de NATS sont recréés par leur service.
+
+    À lancer quand NATS a perdu ses données (dossier JetStream effacé, cluster reconstruit).
+    Les lettres mortes, qui ne vivent que dans JetStream, ne reviennent pas."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.common.republish import republish_log
+    from services.common.stack import NoServerConfigured, resolve_urls
+    from services.common.store import EventStore
+
+    try:
+        nats_url, database_url = resolve_urls(_settings(), data_dir)
+    except NoServerConfigured as exc:
+        _fail(str(exc))
+    services = service or list(Service)
+
+    async def work(nc):
+        results = []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=err) as progress:
+            for svc in services:
+                store = EventStore.connect(database_url, svc.value, pool_size=2)
+                try:
+                    total = await store.count_after(from_position)
+                    task = progress.add_task(f"{svc.value:<10}", total=total)
+                    results.append(await republish_log(
+                        store, nc, _settings(), from_position=from_position,
+                        progress=lambda n, t=task: progress.advance(t, n)))
+                finally:
+                    await store.dispose()
+        return results
+
+    try:
+        results = asyncio.run(_with_nats(nats_url, work))
+    except (OSError, TimeoutError) as exc:
+        _fail(f"republication interrompue ({exc!r}) : vérifiez que PostgreSQL "
+              "(SUCCESS_DATABASE_URL) et NATS (SUCCESS_NATS_URL) répondent, puis relancez la "
+              "commande (elle ne double rien).")
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(r) for r in results], indent=2))
+        return
+    table = Table(title="Republication")
+    for column in ("service", "publiés", "déjà présents", "dernière position"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for result in results:
+        table.add_row(result.service, str(result.published), str(result.duplicates),
+                      str(result.last_position))
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()

@@ -71,7 +71,12 @@ async def ensure_stream(nc: Client, settings: Settings) -> None:
     await js.update_stream(config)
 
 
+def servers(url: str) -> list[str]:
+    """``SUCCESS_NATS_URL`` may list several servers of a cluster, comma-separated."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 async def connect(url: str, name: str, **options) -> Client:
     """A nats-py connection that reconnects forever (outages must never lose the relay)."""
     settings = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, **options}
-    return await nats.connect(url, name=name, **settings)
+    return await nats.connect(servers(url), name=name, **settings)

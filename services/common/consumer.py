@@ -26,6 +26,7 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy as NatsAckPolicy
 from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -84,6 +85,20 @@ class ConsumerRunner:
         self.broker = broker
         self.settings = settings
 
+    def consumer_config(self) -> ConsumerConfig:
+        """The durable consumer on the server (FastStream adds name and filter itself; the
+        ops probe gives all of it when it creates a vanished consumer again)."""
+        return ConsumerConfig(
+            durable_name=self.durable,
+            name=self.durable,
+            filter_subject=self.consumer.subject,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=NatsAckPolicy.EXPLICIT,
+            ack_wait=60,
+            max_deliver=-1,  # we bound deliveries ourselves, then dead-letter
+            max_ack_pending=10_000,
+        )
+
     def subscribe(self) -> None:
         settings = self.settings
         self.broker.subscriber(
@@ -120,6 +135,10 @@ class ConsumerRunner:
             parsed = [(raw, load_event(raw.data)) for raw in raws]
         except MalformedEvent:
             return False  # the one-by-one path dead-letters it
+        correlations = sorted({str(e.correlation_id) for _, e in parsed})
+        structlog.contextvars.bind_contextvars(
+            consumer=self.durable,
+            correlation_id=correlations[0] if len(correlations) == 1 else correlations)
         try:
             async with self.store.transaction() as tx:
                 seen = await tx.processed_among(self.durable, [e.event_id for _, e in parsed])
@@ -143,11 +162,17 @@ class ConsumerRunner:
 
     async def deliver(self, raw: Msg) -> None:
         deliveries = raw.metadata.num_delivered if raw.metadata else 1
+        structlog.contextvars.bind_contextvars(consumer=self.durable)
+        structlog.contextvars.unbind_contextvars("correlation_id", "event_id", "event_type")
         try:
             envelope = load_event(raw.data)
         except MalformedEvent as exc:
             await self._dead_letter(raw, exc.code, exc.reason, deliveries)
             return
+        # Every log line while handling it carries the event's correlation id.
+        structlog.contextvars.bind_contextvars(correlation_id=str(envelope.correlation_id),
+                                               event_id=str(envelope.event_id),
+                                               event_type=envelope.type)
         try:
             outcome = await self._handle(envelope)
         except Exception as exc:

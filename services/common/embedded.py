@@ -100,14 +100,20 @@ def nats_server_binary() -> str:
 
 
 class NatsServer(_Server):
-    """A nats-server with JetStream (file storage) in ``data_dir``."""
+    """A nats-server with JetStream (file storage) in ``data_dir``.
+
+    ``config_file``: a configuration such as ``success nats-config`` writes (accounts, users
+    and permissions, JetStream with its ``store_dir``); ports given here take precedence
+    over its ``listen`` and ``http``, and ``data_dir`` then holds the log only."""
 
     name = "nats"
 
-    def __init__(self, data_dir: Path, port: int | None = None, monitor_port: int | None = None):
+    def __init__(self, data_dir: Path, port: int | None = None, monitor_port: int | None = None,
+                 config_file: Path | None = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.monitor_port = monitor_port or free_port()
+        self.config_file = Path(config_file) if config_file else None
 
     @property
     def url(self) -> str:
@@ -116,8 +122,10 @@ class NatsServer(_Server):
     def start(self, timeout: float = 20.0) -> NatsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.data_dir / "nats-server.log", "ab")
+        storage = (["--config", str(self.config_file)] if self.config_file
+                   else ["--jetstream", "--store_dir", str(self.data_dir)])
         self.process = subprocess.Popen(
-            [nats_server_binary(), "--jetstream", "--store_dir", str(self.data_dir),
+            [nats_server_binary(), *storage,
              "--addr", "127.0.0.1", "--port", str(self.port),
              "--http_port", str(self.monitor_port), "--server_name", "success-embedded"],
             stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,

@@ -25,6 +25,61 @@ def configure_logging(level: str = "INFO", json: bool = True, service: str | Non
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # Libraries' standard logging (uvicorn, FastStream, alembic) in the same format.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*processors, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, renderer]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    import faststream  # noqa: F401  (its import sets up its own coloured handler: undo it)
+
+    for name in ("faststream", "faststream.access"):
+        own = logging.getLogger(name)
+        own.handlers.clear()
+        own.propagate = True
     for chatty in ("httpx", "httpcore", "alembic", "mail.log"):  # one line per request or revision
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def current_correlation_id():
+    """The correlation id of the request or event being handled (a new one outside any):
+    commands put it in the metadata of the events they write."""
+    from uuid import UUID, uuid4
+
+    bound = structlog.contextvars.get_contextvars().get("correlation_id")
+    try:
+        return UUID(str(bound)) if bound else uuid4()
+    except ValueError:
+        return uuid4()
+
+
+def install_correlation_middleware(app) -> None:
+    """Each HTTP request gets a correlation id (the caller's ``X-Correlation-Id`` when it is a
+    UUID, else a new one), bound to every log line of the request and sent back."""
+    from uuid import UUID, uuid4
+
+    @app.middleware("http")
+    async def correlation(request, call_next):
+        given = request.headers.get(CORRELATION_HEADER)
+        try:
+            correlation_id = str(UUID(given)) if given else str(uuid4())
+        except ValueError:
+            correlation_id = str(uuid4())
+        with structlog.contextvars.bound_contextvars(
+                correlation_id=correlation_id, http_method=request.method,
+                http_path=request.url.path):
+            response = await call_next(request)
+            if request.url.path not in _PROBES:  # one JSON line per request (access log)
+                structlog.get_logger("success.http").info(
+                    "http request", status=response.status_code)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics", "/metrics/"})

@@ -8,6 +8,7 @@ Shutdown stops taking messages, lets the relay finish its batch, then closes con
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from services.common import bus
 from services.common.api import install_error_handlers
 from services.common.clock import Clock, get_clock
 from services.common.consumer import Consumer, ConsumerRunner
+from services.common.metrics import OpsProbe
+from services.common.observability import install_correlation_middleware
 from services.common.migrate import migrate
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings, get_settings
@@ -55,7 +58,10 @@ def build_broker(definition: ServiceDefinition, nats_url: str | None = None) -> 
     """The FastStream broker of a service, with a publisher declared per event type it owns
     (for the AsyncAPI document; the outbox relay does the actual publishing)."""
     broker = NatsBroker(
-        nats_url or "nats://127.0.0.1:4222", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        bus.servers(nats_url or "nats://127.0.0.1:4222"), max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        # FastStream's lines through our logging (JSON); one per message only in DEBUG.
+        logger=logging.getLogger("success.faststream"), log_level=logging.DEBUG,
         middlewares=[NatsPrometheusMiddleware(registry=REGISTRY,
                                               app_name=definition.service.value)],
     )
@@ -91,6 +97,9 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task | None = None
         self._background: asyncio.Task | None = None
+        self.probe: OpsProbe | None = None
+        self._probe_task: asyncio.Task | None = None
+        self.runners: list[ConsumerRunner] = []
         self.ready = False
         self.state: dict[str, object] = {}  # what a service's on_start attaches (e.g. intake)
 
@@ -103,12 +112,17 @@ class ServiceRuntime:
         if self.definition.on_start:  # before consumers: their handlers may need its state
             self.definition.on_start(self)
         for consumer in self.definition.consumers:
-            ConsumerRunner(self.service, consumer, self.store, self.broker, self.settings).subscribe()
+            runner = ConsumerRunner(self.service, consumer, self.store, self.broker, self.settings)
+            runner.subscribe()
+            self.runners.append(runner)
         await self.broker.start()
         self.relay = OutboxRelay(self.store, nats_url, self.settings)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         relay = self.relay
         RELAY_PUBLISHED.labels(self.service.value).set_function(lambda: relay.published)
+        self.probe = OpsProbe(self.service, self.settings, nats_url, self.store, self.runners,
+                              relay)
+        self._probe_task = asyncio.create_task(self.probe.run(), name=f"{self.service}-probe")
         if self.definition.background:
             self._background = asyncio.create_task(self.definition.background(self),
                                                    name=f"{self.service}-background")
@@ -135,6 +149,10 @@ class ServiceRuntime:
         if self._background is not None:
             self._background.cancel()
             await asyncio.gather(self._background, return_exceptions=True)
+        if self.probe is not None and self._probe_task is not None:
+            await self.probe.stop()
+            self._probe_task.cancel()
+            await asyncio.gather(self._probe_task, return_exceptions=True)
         if self.broker is not None:
             await self.broker.stop()  # no new messages; in-flight handlers finish
         if self.relay is not None and self._relay_task is not None:
@@ -161,12 +179,14 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.auth_secret = self.settings.auth_secret
         install_error_handlers(app)
+        install_correlation_middleware(app)
 
         @app.get("/healthz", tags=["ops"], summary="Le processus répond (liveness)")
         async def healthz() -> dict[str, str]:
             return {"status": "ok"}
 
-        @app.get("/readyz", tags=["ops"], summary="Base et NATS joignables (readiness)")
+        @app.get("/readyz", tags=["ops"],
+                 summary="Base et NATS joignables, consommateurs attachés (readiness)")
         async def readyz(request: Request) -> JSONResponse:
             checks = await self.readiness()
             ok = all(checks.values())
@@ -179,7 +199,7 @@ class ServiceRuntime:
         return app
 
     async def readiness(self) -> dict[str, bool]:
-        checks = {"started": self.ready, "database": False, "nats": False}
+        checks = {"started": self.ready, "database": False, "nats": False, "consumers": False}
         if self.store is not None:
             try:
                 await self.store.head_position()
@@ -189,6 +209,12 @@ class ServiceRuntime:
         if self.broker is not None:
             try:
                 checks["nats"] = bool(await self.broker.ping(timeout=2.0))
+            except Exception:
+                pass
+        if self.probe is not None and checks["nats"]:
+            try:  # every durable consumer exists on the server
+                checks["consumers"] = await asyncio.wait_for(
+                    self.probe.consumers_attached(), 5.0)
             except Exception:
                 pass
         return checks

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     consumer_backoff_s: float = 0.5
     consumer_max_backoff_s: float = 30.0
     consumer_batch_size: int = 50
+    ops_probe_interval_s: float = Field(
+        default=5.0, description="how often the metrics of lags, consumers and dead letters "
+        "are refreshed (and vanished durable consumers created again)")
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server for e-mails")
     smtp_port: int = Field(default=25, description="SMTP port (success up runs a local one)")
     smtp_sender: str = Field(default="Succ'ess <noreply@succes.cress.fr>",

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from events import Envelope, EventData, Metadata, load_event
 from events.base import current_model, seal, subject_for
 from services.common.clock import Clock, get_clock
+from services.common.metrics import EVENTS_APPENDED
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -181,6 +182,8 @@ class Transaction:
             raise
         if len(rows) != len(envelopes):
             raise ConcurrencyConflict(stream, expected_version)
+        for envelope in envelopes:
+            EVENTS_APPENDED.labels(self.schema, envelope.type).inc()
         return envelopes
 
     def note_write(self) -> None:
@@ -254,6 +257,10 @@ class EventStore:
             WHERE (tx_id, position) > ($1::text::xid8, $2)
               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY tx_id, position LIMIT $3
+            """
+        # Disaster recovery reads the whole log the same way, in position order.
+        self._wire_sql = self._unpublished_sql.split("FROM", 1)[0] + f"""FROM {schema}.events
+            WHERE position > $1 ORDER BY position LIMIT $2
             """
 
     @classmethod
@@ -331,6 +338,36 @@ class EventStore:
             )
             for row in rows
         ]
+
+    async def read_wire(self, after_position: int, limit: int) -> list[tuple[int, OutboxMessage]]:
+        """Committed events after ``after_position`` in log order, as the relay sends them
+        (subject, wire JSON, event id): what ``success republish`` sends again."""
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            rows = await (await _driver(connection)).fetch(
+                self._wire_sql, after_position, limit)
+        return [
+            (row["position"], OutboxMessage(
+                Cursor(int(row["tx"]), row["position"]),
+                subject_for(row["region"], current_model(row["type"]).service, row["type"]),
+                row["wire"].encode(), str(row["event_id"])))
+            for row in rows
+        ]
+
+    async def count_after(self, after_position: int) -> int:
+        async with self.engine.connect() as connection:
+            return int(await connection.scalar(text(
+                f"SELECT count(*) FROM {self.schema}.events WHERE position > :after"),
+                {"after": after_position}))
+
+    async def unpublished_count(self, after: Cursor, cap: int = 1_000_000) -> int:
+        """How many committed events lie after the relay's cursor (at most ``cap``)."""
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return int(await (await _driver(connection)).fetchval(
+                f"SELECT count(*) FROM (SELECT 1 FROM {self.schema}.events "
+                "WHERE (tx_id, position) > ($1::text::xid8, $2) LIMIT $3) AS lag",
+                str(after.tx_id), after.position, cap))
 
     async def load_checkpoint(self, name: str) -> Cursor:
         async with self.engine.connect() as connection:

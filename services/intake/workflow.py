@@ -21,6 +21,7 @@ from events import Metadata
 from events.geography import REGION_OF_DEPARTEMENT
 from events.intake import ApplicationReceived, PersonErased, RegionSettingsChanged
 from events.vocabulary import cohort_for
+from services.common.observability import current_correlation_id
 from services.common.clock import Clock
 from services.common.settings import Settings
 from services.common.store import EventStore, Transaction
@@ -269,7 +270,7 @@ class Intake:
     # -- helpers ----------------------------------------------------------------------------
 
     def _metadata(self, region: str, actor: str) -> Metadata:
-        return Metadata(region=region, actor=actor, correlation_id=uuid4())
+        return Metadata(region=region, actor=actor, correlation_id=current_correlation_id())
 
     async def _save_row(self, conn: AsyncConnection, state: Application, cohort: str,
                         submitted_at: datetime) -> None:

@@ -26,6 +26,7 @@ from events.vocabulary import (
     Role,
     Sector,
 )
+from services.common.observability import current_correlation_id
 from services.common.clock import Clock
 from services.common.consumer import NotReadyYet
 from services.common.errors import DomainError
@@ -77,7 +78,7 @@ class Matching:
         self.clock = clock
 
     def _meta(self, region: str, actor: str) -> Metadata:
-        return Metadata(region=region, actor=actor, correlation_id=uuid4())
+        return Metadata(region=region, actor=actor, correlation_id=current_correlation_id())
 
     async def _cohort(self, tx, cohort_id: str) -> tuple[domain.Cohort, int]:
         events = [e.data for e in await tx.read_stream(f"cohort-{cohort_id}")]

@@ -1,0 +1,254 @@
+"""compose.yaml and the Dockerfile without a Docker engine: the file parses, every command and
+environment variable is one the `success` command and the settings accept, and the same
+commands with the same variables run on the embedded servers (hostnames substituted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import typer.main
+import yaml
+
+from services.cli import app
+from services.common.embedded import NatsServer, free_port
+from services.common.settings import Settings
+from services.common.store import raw_database_url
+from services.intake.vault import generate_master_key
+from tests.conftest import eventually, server_dir
+from tests.test_intake_api import MENTOR
+
+try:  # recent Typer carries its own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover
+    from click import UsageError
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
+SERVICES = COMPOSE["services"]
+OURS = {name: spec for name, spec in SERVICES.items()
+        if spec.get("image", "").startswith("success-platform")}
+SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "SUCCESS_AUTH_SECRET": "a" * 40,
+           "SUCCESS_VAULT_MASTER_KEY": generate_master_key(), "SUCCESS_SMTP_HOST": "127.0.0.1"}
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}."""
+    def one(match: re.Match) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if name in env and env[name] != "":
+            return env[name]
+        if op == ":-":
+            return arg
+        raise AssertionError(f"{name} must be set: {arg}")
+    return re.sub(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}", one, str(value))
+
+
+def environment(spec: dict, env_files: dict[str, str]) -> dict[str, str]:
+    env = {}
+    for entry in spec.get("env_file", []):
+        path = entry if isinstance(entry, str) else entry["path"]
+        if path in env_files:
+            env.update(dotenv(env_files[path]))
+        else:
+            assert isinstance(entry, dict) and entry.get("required") is False, path
+    env.update({k: interpolate(v, SECRETS) for k, v in spec.get("environment", {}).items()})
+    return env
+
+
+def dotenv(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines()
+                if line.strip() and not line.startswith("#"))
+
+
+def parse_command(args: list[str]):
+    """Parse as `success ARGS` would (raises click's usage errors), without running it."""
+    command = typer.main.get_command(app)
+    name, rest, ctx = "success", list(args), None
+    while hasattr(command, "resolve_command"):  # a group: find the subcommand
+        ctx = command.make_context(name, rest, parent=ctx)
+        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        name, command, rest = command.resolve_command(ctx, rest)
+    command.make_context(name, rest, parent=ctx)
+    return command
+
+
+def generated_nats_config(out: Path, store_dir: Path) -> dict[str, str]:
+    subprocess.run([sys.executable, "-m", "services.cli", "nats-config", "--regions",
+                    "IDF,BRE,OCC", "--out", str(out), "--store-dir", str(store_dir)],
+                   check=True, capture_output=True)
+    return {"deploy/nats/services.env": (out / "services.env").read_text()}
+
+
+def test_compose_declares_servers_services_health_restart_and_volumes():
+    assert set(SERVICES) == {"nats", "postgres", "migrate", "intake", "matching", "followup",
+                             "reporting"}
+    for name, spec in SERVICES.items():
+        assert spec.get("restart"), f"{name} has no restart policy"
+        if name != "migrate":
+            assert spec.get("healthcheck", {}).get("test"), f"{name} has no health check"
+    nats = SERVICES["nats"]
+    assert nats["command"] == ["nats-server", "--config", "/etc/nats/nats-server.conf"]
+    assert "./deploy/nats:/etc/nats:ro" in nats["volumes"]
+    assert "nats-data:/data" in nats["volumes"]
+    assert "pg-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
+    assert set(COMPOSE["volumes"]) == {"nats-data", "pg-data"}
+    for name in ("intake", "matching", "followup", "reporting"):
+        assert SERVICES[name]["command"][:2] == ["serve", name]
+        assert SERVICES[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["success"]' in dockerfile
+    for copied in re.findall(r"^COPY (.+?) \S+$", dockerfile, re.M):
+        for path in copied.split():
+            assert (ROOT / path).exists(), f"the Dockerfile copies a missing {path}"
+
+
+def test_every_command_is_one_the_cli_accepts():
+    for name, spec in OURS.items():
+        parse_command(spec["command"])
+    with pytest.raises(UsageError):
+        parse_command(["serve", "nowhere"])
+    with pytest.raises(UsageError):
+        parse_command(["serve", "intake", "--colour", "blue"])
+    # Commands ops run in the image, as docs/operations.md shows them.
+    for args in (["migrate"], ["republish"], ["dlq", "list", "--json"],
+                 ["dlq", "replay", "--all"], ["report", "cohorts", "--json"],
+                 ["nats-config", "--regions", "IDF,BRE", "--out", "/etc/nats"]):
+        parse_command(args)
+
+
+def test_every_variable_is_a_setting(tmp_path, monkeypatch):
+    env_files = generated_nats_config(tmp_path / "nats", tmp_path / "js")
+    fields = Settings.model_fields
+    for name, spec in OURS.items():
+        env = environment(spec, env_files)
+        assert "SUCCESS_NATS_URL" in env and "SUCCESS_DATABASE_URL" in env
+        unknown = [k for k in env if not k.startswith("SUCCESS_")
+                   or k.removeprefix("SUCCESS_").lower() not in fields]
+        assert unknown == [], f"{name}: not settings of the services: {unknown}"
+        for key in [k for k in os.environ if k.startswith("SUCCESS_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = Settings(_env_file=None)  # validates every value as the services will
+        assert settings.log_json is True
+        assert settings.nats_url.startswith("nats://services:")
+        assert settings.served_region_codes() == ("IDF", "BRE")
+    with pytest.raises(AssertionError, match="POSTGRES_PASSWORD"):
+        interpolate(OURS["intake"]["environment"]["SUCCESS_DATABASE_URL"], {})
+
+
+async def make_compose_database(postgres) -> str:
+    """A database owned by the `success` role of compose.yaml, not migrated yet."""
+    name = f"compose_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(raw_database_url(postgres.url).rsplit("/", 1)[0] + "/postgres")
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'success'")
+        if not exists:
+            await admin.execute(f"CREATE ROLE success LOGIN PASSWORD '{SECRETS['POSTGRES_PASSWORD']}'")
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER success')
+    finally:
+        await admin.close()
+    return name
+
+
+def success_command() -> list[str]:
+    script = Path(sys.executable).parent / "success"  # what the image's ENTRYPOINT runs
+    return [str(script)] if script.exists() else [sys.executable, "-m", "services.cli"]
+
+
+async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
+    database = await make_compose_database(postgres)
+    with server_dir("compose") as path:
+        env_files = generated_nats_config(path / "deploy-nats", path / "jetstream")
+        nats = NatsServer(path / "nats", config_file=path / "deploy-nats" / "nats-server.conf")
+        nats.start()
+        processes: dict[str, subprocess.Popen] = {}
+        try:
+            # The configuration compose mounts: JetStream fsyncs every write; the health check.
+            monitor = f"http://127.0.0.1:{nats.monitor_port}"
+            async with httpx.AsyncClient() as client:
+                varz = (await client.get(f"{monitor}/varz")).json()
+                health = SERVICES["nats"]["healthcheck"]["test"][-1].replace(
+                    "http://127.0.0.1:8222", monitor)
+                assert (await client.get(health)).status_code == 200
+            assert varz["jetstream"]["config"]["sync_always"] is True
+            assert varz["jetstream"]["config"]["store_dir"].startswith(str(path / "jetstream"))
+
+            def compose_env(spec: dict) -> dict[str, str]:
+                env = environment(spec, env_files)
+                env["SUCCESS_NATS_URL"] = env["SUCCESS_NATS_URL"].replace(
+                    "@nats:4222", f"@127.0.0.1:{nats.port}")
+                env["SUCCESS_DATABASE_URL"] = env["SUCCESS_DATABASE_URL"].replace(
+                    "@postgres:5432/success", f"@127.0.0.1:{postgres.port}/{database}")
+                base = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
+                return {**base, **env}
+
+            migrate = subprocess.run([*success_command(), *OURS["migrate"]["command"]],
+                                     env=compose_env(OURS["migrate"]), cwd=path,
+                                     capture_output=True, text=True, timeout=180)
+            assert migrate.returncode == 0, migrate.stderr
+
+            ports = {}
+            for name in ("intake", "matching", "followup", "reporting"):
+                spec = OURS[name]
+                ports[name] = free_port()
+                command = [str(ports[name]) if arg == "8000" else arg for arg in spec["command"]]
+                processes[name] = subprocess.Popen(
+                    [*success_command(), *command], env=compose_env(spec), cwd=path,
+                    stdout=subprocess.DEVNULL, stderr=open(path / f"{name}.log", "wb"))
+
+            async def ready(name: str):
+                assert processes[name].poll() is None, (path / f"{name}.log").read_text()[-3000:]
+                try:
+                    async with httpx.AsyncClient() as client:
+                        response = await client.get(f"http://127.0.0.1:{ports[name]}/readyz")
+                except httpx.HTTPError:
+                    return None
+                return response.json() if response.status_code == 200 else None
+
+            for name in ports:
+                checks = (await eventually(lambda n=name: ready(n), timeout=120))["checks"]
+                assert checks == {"started": True, "database": True, "nats": True,
+                                  "consumers": True}
+                # The compose health check itself, on this service's port.
+                probe = [arg.replace(":8000/", f":{ports[name]}/")
+                         for arg in OURS[name]["healthcheck"]["test"][1:]]
+                assert subprocess.run(probe, capture_output=True).returncode == 0
+
+            correlation = str(uuid.uuid4())
+            async with httpx.AsyncClient() as client:
+                created = await client.post(
+                    f"http://127.0.0.1:{ports['intake']}/applications/mentor",
+                    json={**MENTOR, "email": "compose@example.org"},
+                    headers={"X-Correlation-Id": correlation})
+            assert created.status_code == 201, created.text
+        finally:
+            for process in processes.values():
+                process.send_signal(signal.SIGTERM)
+            codes = {name: process.wait(60) for name, process in processes.items()}
+            nats.stop()
+        # A graceful stop (uvicorn re-raises SIGTERM after shutting down, as docker expects).
+        assert set(codes.values()) <= {0, -signal.SIGTERM}, codes
+        for name in processes:  # every line JSON, libraries' included
+            log = [json.loads(line) for line in (path / f"{name}.log").read_text().splitlines()
+                   if line.strip()]
+            assert any(line["event"] == "service stopped" for line in log), name
+        # JSON log lines, each with its service; the request's with its correlation id.
+        lines = [json.loads(line) for line in (path / "intake.log").read_text().splitlines()
+                 if line.startswith("{")]
+        assert lines and all(line.get("service") == "intake" for line in lines)
+        assert any(line.get("correlation_id") == correlation and line["event"] == "http request"
+                   for line in lines)
+        shutil.rmtree(path / "jetstream", ignore_errors=True)
