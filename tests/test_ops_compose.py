@@ -186,12 +186,18 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
             assert varz["jetstream"]["config"]["sync_always"] is True
             assert varz["jetstream"]["config"]["store_dir"].startswith(str(path / "jetstream"))
 
+            ports = {name: free_port() for name in ("intake", "matching", "followup",
+                                                    "reporting")}
+
             def compose_env(spec: dict) -> dict[str, str]:
                 env = environment(spec, env_files)
                 env["SUCCESS_NATS_URL"] = env["SUCCESS_NATS_URL"].replace(
                     "@nats:4222", f"@127.0.0.1:{nats.port}")
                 env["SUCCESS_DATABASE_URL"] = env["SUCCESS_DATABASE_URL"].replace(
                     "@postgres:5432/success", f"@127.0.0.1:{postgres.port}/{database}")
+                if "SUCCESS_INTAKE_URL" in env:
+                    env["SUCCESS_INTAKE_URL"] = env["SUCCESS_INTAKE_URL"].replace(
+                        "intake:8000", f"127.0.0.1:{ports['intake']}")
                 base = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
                 return {**base, **env}
 
@@ -200,10 +206,8 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
                                      capture_output=True, text=True, timeout=180)
             assert migrate.returncode == 0, migrate.stderr
 
-            ports = {}
-            for name in ("intake", "matching", "followup", "reporting"):
+            for name in ports:
                 spec = OURS[name]
-                ports[name] = free_port()
                 command = [str(ports[name]) if arg == "8000" else arg for arg in spec["command"]]
                 processes[name] = subprocess.Popen(
                     [*success_command(), *command], env=compose_env(spec), cwd=path,

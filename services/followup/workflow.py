@@ -30,6 +30,7 @@ from services.common.auth import StaffRole, issue_token
 from services.common.clock import Clock
 from services.common.consumer import NotReadyYet
 from services.common.errors import DomainError
+from services.common.observability import current_correlation_id
 from services.common.settings import Settings
 from services.common.store import ConcurrencyConflict, EventStore, Transaction
 from services.followup import domain
@@ -107,7 +108,8 @@ class Followup:
 
     def _meta(self, region: str, actor: str, cause: Envelope | None = None) -> Metadata:
         return Metadata(region=region, actor=actor,
-                        correlation_id=cause.correlation_id if cause else uuid4(),
+                        correlation_id=cause.correlation_id if cause
+                        else current_correlation_id(),
                         causation_id=cause.event_id if cause else None)
 
     def today(self) -> date:
