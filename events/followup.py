@@ -11,13 +11,12 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from events import followup_v1  # noqa: F401  (frozen v1 shapes, kept to read old events)
 from events.base import EventData, Service, upcaster
+from events.matching import PairEnding
 from events.vocabulary import (
     Audience,
     CohortId,
     Concern,
     Departement,
-    EarlyEndingReason,
-    EndedBy,
     ImpactIndicator,
     MeetingFormat,
     NetworkingEventKind,
@@ -196,24 +195,9 @@ class ReferentAssigned(EventData, service=Service.followup):
     referent_id: StaffId
 
 
-class FollowUpEnded(EventData, service=Service.followup):
+class FollowUpEnded(PairEnding, service=Service.followup):
     """The pair's journey ended: completed after the final review, or early with a reason.
     Matching ends the pair (PairEnded) and may rematch the mentee."""
-
-    pair_id: UUID
-    cohort_id: CohortId
-    mentee_id: UUID
-    mentor_id: UUID
-    ended_on: date
-    early: bool
-    reason: EarlyEndingReason | None  # required when early, absent otherwise (same for ended_by)
-    ended_by: EndedBy | None
-
-    @model_validator(mode="after")
-    def _reason_iff_early(self) -> Self:
-        if self.early != (self.reason is not None) or self.early != (self.ended_by is not None):
-            raise ValueError("reason and ended_by are required for an early ending, and only then")
-        return self
 
 
 class ReminderSent(EventData, service=Service.followup):

@@ -90,8 +90,9 @@ class PairFormed(EventData, service=Service.matching):
     previous_pair_id: UUID | None  # the pair this one replaces, after a rematch
 
 
-class PairEnded(EventData, service=Service.matching):
-    """A pair ended: at the end of its 12 months, or early with a reason."""
+class PairEnding(EventData):
+    """What ends a pair, early or not (shared by matching's PairEnded and followup's
+    FollowUpEnded; not an event type itself)."""
 
     pair_id: UUID
     cohort_id: CohortId
@@ -107,6 +108,10 @@ class PairEnded(EventData, service=Service.matching):
         if self.early != (self.reason is not None) or self.early != (self.ended_by is not None):
             raise ValueError("reason and ended_by are required for an early ending, and only then")
         return self
+
+
+class PairEnded(PairEnding, service=Service.matching):
+    """A pair ended: at the end of its 12 months, or early with a reason."""
 
 
 class RematchRequested(EventData, service=Service.matching):
