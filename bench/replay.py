@@ -156,7 +156,7 @@ def _journey(rng: random.Random, at: datetime, region: str) -> list[tuple[dateti
                                            scheduled_at=at + timedelta(days=30 + day + 5),
                                            format="remote", referent_id="ref-1"))
         add(30 + day, ReviewDue(pair_id=pair, kind=kind, due_on=start + timedelta(days=day)))
-        add(30 + day + 5, ReviewCompleted(pair_id=pair, kind=kind,
+        add(30 + day + 5, ReviewCompleted(pair_id=pair, kind=kind, held=True,
                                           held_on=start + timedelta(days=day + 5),
                                           referent_id="ref-1", assessment="on_track"))
     end = start + timedelta(days=365)
@@ -164,14 +164,16 @@ def _journey(rng: random.Random, at: datetime, region: str) -> list[tuple[dateti
                             ended_on=end, early=False, reason=None, ended_by=None))
     for person, role in ((mentee, "mentee"), (mentor, "mentor")):
         add(30 + 370, QuestionnaireAnswered(
-            response_id=uuid4(), person_id=person, role=role, pair_id=pair,
+            response_id=uuid4(), person_id=person, respondent=role, pair_id=pair,
             kind="end_of_programme", questionnaire_version=1,
             answers={"satisfaction": rng.randint(2, 5), "self_confidence": rng.randint(1, 5),
                      "career_clarity": rng.randint(1, 5)}))
     add(30 + 370, OutcomeRecorded(person_id=mentee, pair_id=pair, moment="end",
-                                  situation=rng.choice(SITUATIONS)))
+                                  situation=rng.choice(SITUATIONS),
+                                  satisfaction=rng.randint(2, 5)))
     add(30 + 550, OutcomeRecorded(person_id=mentee, pair_id=pair, moment="six_months_after",
-                                  situation=rng.choice(SITUATIONS)))
+                                  situation=rng.choice(SITUATIONS),
+                                  satisfaction=rng.randint(2, 5)))
     if rng.random() < 0.005:
         add(30 + 600, PersonErased(person_id=mentee))
     return out
