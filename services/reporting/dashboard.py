@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from events.vocabulary import EarlyEndingReason, label
 from services.common.auth import Principal, staff
 from services.common.runtime import runtime_of
 from services.reporting import queries
@@ -42,8 +43,11 @@ COLOURS = {"done": "#2e7d32", "scheduled": "#1565c0", "planned": "#90a4ae", "due
            "overdue": "#c62828"}
 REVIEW_LABELS = {"done": "fait", "scheduled": "programmé", "planned": "à venir",
                  "due": "à faire", "overdue": "en retard"}
-STAGES = [("applications_mentees", "Candidatures de jeunes"), ("routed", "Orientées"),
-          ("interviewed", "Entretiens passés"), ("admitted", "Admis·es"),
+# Routing, interviews and admission count mentees and mentors together (the funnel's rows).
+STAGES = [("applications_mentees", "Candidatures de jeunes"),
+          ("routed", "Orientées (jeunes et mentors)"),
+          ("interviewed", "Entretiens (jeunes et mentors)"),
+          ("admitted", "Admis·es (jeunes et mentors)"),
           ("paired", "Mis·es en binôme"), ("active", "Binômes actifs"),
           ("completed", "Parcours terminés")]
 SIDE = [("applications_mentors", "Candidatures de mentors"), ("rejected", "Refusées"),
@@ -51,8 +55,15 @@ SIDE = [("applications_mentors", "Candidatures de mentors"), ("rejected", "Refus
         ("ended_early", "Arrêts anticipés")]
 
 
+def _reason_label(code: str) -> str:
+    try:
+        return label(EarlyEndingReason(code))
+    except ValueError:
+        return code
+
+
 def _bars(items: list[tuple[str, int]], colour: str, title: str) -> str:
-    width, label_w, bar_h, gap = 640, 210, 26, 8
+    width, label_w, bar_h, gap = 700, 270, 26, 8
     top = max([v for _, v in items] + [1])
     height = len(items) * (bar_h + gap) + 10
     parts = [f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
@@ -173,7 +184,7 @@ def render(*, funnel: queries.CohortReport, progress: queries.ProgressReport,
     tile_html = "".join(f'<div class="tuile"><div class="titre">{escape(t)}</div>'
                         f'<div class="valeur">{escape(v)}</div>'
                         f'<div class="note">{escape(n)}</div></div>' for t, v, n in tiles)
-    reasons = "".join(f"<li>{escape(k)} : {v}</li>" for k, v in
+    reasons = "".join(f"<li>{escape(_reason_label(k))} : {v}</li>" for k, v in
                       sorted(funnel.early_ending_reasons.items())) or "<li>aucun</li>"
     return f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8">
