@@ -294,7 +294,7 @@ class SignalReview:
 
 
 class FollowupError(DomainError):
-    pass
+    """A follow-up command the rules refuse."""
 
 
 def _planned(state: Journey) -> FollowUpPlanned:
