@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import text
 
 from services.common.clock import ManualClock
 from tests.conftest import eventually

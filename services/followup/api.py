@@ -345,10 +345,9 @@ async def schedule_networking_event(body: NetworkingEventRequest, request: Reque
     require_region(principal, body.region)
     followup = _followup(request)
     event_id = uuid4()
-    await followup.schedule_networking_event(body.region, principal.subject, domain.
-                                             ScheduleNetworkingEvent(
-        event_id, body.kind, body.audience, body.starts_at, body.format, body.departement,
-        followup.clock.now()))
+    command = domain.ScheduleNetworkingEvent(event_id, body.kind, body.audience, body.starts_at,
+                                             body.format, body.departement, followup.clock.now())
+    await followup.schedule_networking_event(body.region, principal.subject, command)
     return {"networking_event_id": event_id}
 
 

@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,7 +26,7 @@ from events.followup import FollowUpEnded, FollowUpPlanned, QuestionnaireAnswere
 from events.matching import PairEnded, PairFormed
 from events.vocabulary import QuestionnaireKind, ReminderKind, Respondent
 from services.common import mail
-from services.common.auth import StaffRole, issue_token
+from services.common.auth import Principal, StaffRole, issue_token, require_region
 from services.common.clock import Clock
 from services.common.consumer import NotReadyYet
 from services.common.errors import DomainError
@@ -262,10 +262,8 @@ class Followup:
             return None
         return "current" if row.current else "alumnus"
 
-    async def networking_act(self, event_id: UUID, principal, make,
+    async def networking_act(self, event_id: UUID, principal: Principal, make,
                              person: tuple[UUID, Any] | None = None) -> list[str]:
-        from services.common.auth import require_region
-
         async with self.store.engine.connect() as conn:
             found = (await conn.execute(text(
                 "SELECT region FROM followup.networking_events WHERE networking_event_id = :id"),

@@ -14,7 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from events.vocabulary import EarlyEndingReason, label
+from events.vocabulary import EarlyEndingReason
+from events.vocabulary import label as french_label
 from services.common.auth import Principal, staff
 from services.common.runtime import runtime_of
 from services.reporting import queries
@@ -57,7 +58,7 @@ SIDE = [("applications_mentors", "Candidatures de mentors"), ("rejected", "Refus
 
 def _reason_label(code: str) -> str:
     try:
-        return label(EarlyEndingReason(code))
+        return french_label(EarlyEndingReason(code))
     except ValueError:
         return code
 
