@@ -20,6 +20,8 @@ async def stored_messages(nats_url: str, subject_prefix: str = "success.") -> li
         except NotFoundError:
             return []
         out = []
+        if not info.state.messages:
+            return out
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             try:
                 msg = await js.get_msg(EVENT_STREAM_NAME, seq)

@@ -7,11 +7,13 @@ import subprocess
 import sys
 from collections import defaultdict
 
+from services.common import bus
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings
+from services.common.store import Cursor
 from tests.conftest import create_database, eventually
 from tests.factories import cohort_opened, metadata
-from tests.jetstream import stored_events
+from tests.jetstream import stored_events, stored_messages
 
 
 def assert_each_once_in_stream_order(published: list[dict], expected_ids: set[str]) -> None:
@@ -142,3 +144,72 @@ async def test_relay_survives_a_postgresql_restart(own_servers, clock):
     await stop(relay, task)
     await store.dispose()
     assert_each_once_in_stream_order(await stored_events(ns.url), ids)
+
+
+async def test_batches_go_out_atomically_and_the_checkpoint_is_current_at_stop(
+    store_factory, settings
+):
+    store = store_factory()
+    ids = set()
+    for i in range(12):
+        ids |= {str(e.event_id) for e in await store.append(f"s{i}", 0, [cohort_opened()], metadata())}
+    relay, task = await run_relay(store, settings.model_copy(update={"relay_batch_size": 5}))
+    await eventually(lambda: relay.published >= len(ids))
+    await stop(relay, task)
+    messages = await stored_messages(settings.nats_url)
+    assert relay.atomic  # the server took every batch whole
+    commits = [h for _s, h, _b in messages if h.get("Nats-Batch-Commit") == "1"]
+    assert len(commits) == 3  # batches of 5, 5 and 2, one acknowledged commit each
+    assert_each_once_in_stream_order([b for _s, _h, b in messages], ids)
+    # The checkpoint written in the background while the next batch went out is current.
+    assert await store.load_checkpoint(relay.name) == relay.cursor
+
+
+async def test_a_half_sent_atomic_batch_stores_nothing_and_the_relay_sends_it_whole(
+    store_factory, settings
+):
+    """A relay dying between the plain publishes of a batch and its commit leaves nothing in
+    JetStream (the server drops an uncommitted batch); its successor sends the batch whole."""
+    store = store_factory()
+    ids = set()
+    for i in range(6):
+        ids |= {str(e.event_id) for e in await store.append(f"s{i}", 0, [cohort_opened()], metadata())}
+    nc = await bus.connect(settings.nats_url, "half-batch")
+    await bus.ensure_stream(nc, settings)
+    first = await store.read_unpublished(Cursor(), 3)
+    for sequence, message in enumerate(first, start=1):  # no commit follows
+        await nc.publish(message.subject, message.payload, headers={
+            "Nats-Msg-Id": message.event_id, "Nats-Batch-Id": "dead-relay",
+            "Nats-Batch-Sequence": str(sequence)})
+    await nc.flush()
+    await nc.close()
+    assert await stored_events(settings.nats_url) == []
+    relay, task = await run_relay(store, settings)
+    await eventually(lambda: relay.published >= len(ids))
+    await stop(relay, task)
+    assert_each_once_in_stream_order(await stored_events(settings.nats_url), ids)
+
+
+async def test_a_stream_without_atomic_batches_gets_one_publish_per_event(store_factory, settings):
+    """A stream (or server) refusing atomic batches: the relay publishes event by event."""
+    store = store_factory()
+    ids = set()
+    for i in range(4):
+        ids |= {str(e.event_id) for e in await store.append(f"s{i}", 0, [cohort_opened()], metadata())}
+    nc = await bus.connect(settings.nats_url, "plain-stream")
+    await nc.jetstream().add_stream(_without_atomic(settings))
+    relay = OutboxRelay(store, settings.nats_url, settings)
+    relay._nc = nc  # connected to this stream as is (run() would enable atomic batches)
+    try:
+        assert await relay.publish_once() == 4
+        await relay._checkpoint_written()
+    finally:
+        await nc.close()
+    assert not relay.atomic
+    assert_each_once_in_stream_order(await stored_events(settings.nats_url), ids)
+
+
+def _without_atomic(settings):
+    config = bus.stream_config(settings)
+    config.allow_atomic = False
+    return config

@@ -17,6 +17,7 @@ For every message, in stream order:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -68,7 +69,7 @@ class Consumer:
 
 
 class _AlreadyProcessed(Exception):
-    pass
+    """A replica (or an earlier delivery) recorded the event first: roll back ours."""
 
 
 class ConsumerRunner:
@@ -84,6 +85,7 @@ class ConsumerRunner:
         self.store = store
         self.broker = broker
         self.settings = settings
+        self._in_hand: asyncio.Task | None = None  # the last batch handed on
 
     def consumer_config(self) -> ConsumerConfig:
         """The durable consumer on the server (FastStream adds name and filter itself; the
@@ -119,9 +121,31 @@ class ConsumerRunner:
         )(self._on_batch)
 
     async def _on_batch(self, message: NatsMessage) -> None:
+        """Hand the batch on and return once the batch before it is done: FastStream then
+        fetches the next batch from JetStream while this one is handled. Batches are still
+        handled one at a time, in order, and at most two are in hand."""
         raw_messages = message.raw_message
         if not isinstance(raw_messages, list):
             raw_messages = [raw_messages]
+        previous = self._in_hand
+        self._in_hand = asyncio.create_task(self._after(previous, raw_messages))
+        if previous is not None:
+            await asyncio.wait({previous})
+
+    async def _after(self, previous: asyncio.Task | None, raws: list[Msg]) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        try:
+            await self._handle_batch(raws)
+        except Exception as exc:  # unacknowledged: JetStream redelivers them after ack_wait
+            log.error("batch abandoned", consumer=self.durable, error=repr(exc))
+
+    async def drain(self) -> None:
+        """Wait until every batch in hand is handled (before the connection closes)."""
+        while self._in_hand is not None and not self._in_hand.done():
+            await asyncio.wait({self._in_hand})
+
+    async def _handle_batch(self, raw_messages: list[Msg]) -> None:
         if self.consumer.batch and len(raw_messages) > 1:
             if await self._deliver_together(raw_messages):
                 return
@@ -135,29 +159,27 @@ class ConsumerRunner:
             parsed = [(raw, load_event(raw.data)) for raw in raws]
         except MalformedEvent:
             return False  # the one-by-one path dead-letters it
+        handled = 0
         correlations = sorted({str(e.correlation_id) for _, e in parsed})
         structlog.contextvars.bind_contextvars(
             consumer=self.durable,
             correlation_id=correlations[0] if len(correlations) == 1 else correlations)
         try:
             async with self.store.transaction() as tx:
-                seen = await tx.processed_among(self.durable, [e.event_id for _, e in parsed])
-                fresh = []
+                fresh = await tx.claim(self.durable, [e.event_id for _, e in parsed])
                 for _raw, envelope in parsed:
-                    if envelope.event_id not in seen:
-                        seen.add(envelope.event_id)
+                    if envelope.event_id in fresh:
+                        fresh.discard(envelope.event_id)  # a copy later in the batch is skipped
                         await self.consumer.handle(envelope, tx)
-                        fresh.append(envelope.event_id)
-                if await tx.mark_processed_many(self.durable, fresh) != len(fresh):
-                    raise _AlreadyProcessed  # a concurrent replica won some: redo one by one
+                        handled += 1
         except Exception as exc:
             log.info("batch redone one by one", consumer=self.durable, reason=repr(exc))
             return False
         for raw in raws:
             await self._ack(raw)
-        EVENTS_HANDLED.labels(self.service.value, self.durable, "processed").inc(len(fresh))
+        EVENTS_HANDLED.labels(self.service.value, self.durable, "processed").inc(handled)
         EVENTS_HANDLED.labels(self.service.value, self.durable, "duplicate").inc(
-            len(raws) - len(fresh))
+            len(raws) - handled)
         return True
 
     async def deliver(self, raw: Msg) -> None:

@@ -154,7 +154,11 @@ class ServiceRuntime:
             self._probe_task.cancel()
             await asyncio.gather(self._probe_task, return_exceptions=True)
         if self.broker is not None:
+            for runner in self.runners:  # what is in hand is handled and acknowledged
+                await runner.drain()
             await self.broker.stop()  # no new messages; in-flight handlers finish
+            for runner in self.runners:  # a batch handed on while stopping
+                await runner.drain()
         if self.relay is not None and self._relay_task is not None:
             self.relay.stop()
             await asyncio.wait_for(self._relay_task, 30)

@@ -36,13 +36,16 @@ class Settings(BaseSettings):
     duplicate_window_s: float = 3600.0
     stream_replicas: int = 1
     relay_batch_size: int = 500
+    relay_atomic_batches: bool = Field(
+        default=True, description="publish each relay batch as one JetStream atomic batch "
+        "(nats-server >= 2.12.1); false: one acknowledged publish per event")
     relay_poll_interval_s: float = 0.05
     relay_max_backoff_s: float = 10.0
     publish_ack_timeout_s: float = 10.0
     consumer_max_deliveries: int = 5
     consumer_backoff_s: float = 0.5
     consumer_max_backoff_s: float = 30.0
-    consumer_batch_size: int = 50
+    consumer_batch_size: int = 500
     ops_probe_interval_s: float = Field(
         default=5.0, description="how often the metrics of lags, consumers and dead letters "
         "are refreshed (and vanished durable consumers created again)")

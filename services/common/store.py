@@ -207,19 +207,29 @@ class Transaction:
     async def mark_processed_many(self, consumer: str, event_ids: Sequence[UUID]) -> int:
         """Record handled events; returns how many were new (the rest were already there)."""
         self._wrote = True
+        return await (await _driver(self.connection)).fetchval(
+            f"WITH new AS (INSERT INTO {self.schema}.processed_events "
+            "(consumer, event_id, processed_at) SELECT $1, unnest($2::uuid[]), $3 "
+            "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM new",
+            consumer, list(event_ids), self.store.clock.now())
+
+    async def was_processed(self, consumer: str, event_id: UUID) -> bool:
+        rows = await (await _driver(self.connection)).fetch(
+            f"SELECT 1 FROM {self.schema}.processed_events "
+            "WHERE consumer = $1 AND event_id = $2", consumer, event_id)
+        return bool(rows)
+
+    async def claim(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Record ``event_ids`` as handled by ``consumer`` before handling them; returns those
+        that were not recorded yet (to handle now). One round trip instead of a check and a
+        record. Being a write, it must not come before an append to an existing stream: for
+        handlers that do not append. A replica claiming the same ids concurrently waits here
+        until the other transaction ends, then gets only what is still unclaimed."""
+        self._wrote = True
         rows = await (await _driver(self.connection)).fetch(
             f"INSERT INTO {self.schema}.processed_events (consumer, event_id, processed_at) "
             "SELECT $1, unnest($2::uuid[]), $3 ON CONFLICT DO NOTHING RETURNING event_id",
             consumer, list(event_ids), self.store.clock.now())
-        return len(rows)
-
-    async def was_processed(self, consumer: str, event_id: UUID) -> bool:
-        return bool(await self.processed_among(consumer, [event_id]))
-
-    async def processed_among(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
-        rows = await (await _driver(self.connection)).fetch(
-            f"SELECT event_id FROM {self.schema}.processed_events "
-            "WHERE consumer = $1 AND event_id = ANY($2::uuid[])", consumer, list(event_ids))
         return {row["event_id"] for row in rows}
 
 
