@@ -263,22 +263,29 @@ class EventStore:
             RETURNING position
             """
         # The relay's read: PostgreSQL writes the wire JSON itself (no model round trip).
-        self._unpublished_sql = f"""
+        select_wire = """
             SELECT tx_id::text AS tx, position, event_id, type, region,
                    json_build_object(
                        'event_id', event_id, 'type', type, 'schema_version', schema_version,
                        'stream', stream, 'stream_version', stream_version, 'region', region,
                        'occurred_at', occurred_at, 'recorded_at', recorded_at,
                        'correlation_id', correlation_id, 'causation_id', causation_id,
-                       'actor', actor, 'data', data)::text AS wire
-            FROM {schema}.events
-            WHERE (tx_id, position) > ($1::text::xid8, $2)
-              AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY tx_id, position LIMIT $3
+                       'actor', actor, 'data', data)::text AS wire"""
+        # The next rows in relay order first, then only those below the oldest running
+        # transaction. Rows at or above it all sort after those below, so this is the same
+        # as filtering first; but the limit then always walks the (tx_id, position) index and
+        # the JSON is built for those rows only. Filtering first let the planner, on stale
+        # statistics, build the JSON of the whole backlog and sort it at every batch.
+        self._unpublished_sql = f"""{select_wire}
+            FROM (SELECT * FROM {schema}.events
+                  WHERE (tx_id, position) > ($1::text::xid8, $2)
+                  ORDER BY tx_id, position LIMIT $3) AS next
+            WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY tx_id, position
             """
         # Disaster recovery reads the whole log the same way, in position order.
-        self._wire_sql = self._unpublished_sql.split("FROM", 1)[0] + f"""FROM {schema}.events
-            WHERE position > $1 ORDER BY position LIMIT $2
+        self._wire_sql = f"""{select_wire}
+            FROM {schema}.events WHERE position > $1 ORDER BY position LIMIT $2
             """
 
     @classmethod
