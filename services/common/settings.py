@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     consumer_max_deliveries: int = 5
     consumer_backoff_s: float = 0.5
     consumer_max_backoff_s: float = 30.0
-    consumer_batch_size: int = 500
+    consumer_batch_size: int = 1000
     ops_probe_interval_s: float = Field(
         default=5.0, description="how often the metrics of lags, consumers and dead letters "
         "are refreshed (and vanished durable consumers created again)")
