@@ -194,3 +194,29 @@ async def test_idle_fetches_time_out_the_way_faststream_expects(settings):
                 pytest.fail(f"bare asyncio.TimeoutError from fetch(timeout={timeout})")
     finally:
         await nc.close()
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one_by_one", "batched"])
+async def test_batches_handled_while_the_next_is_fetched_keep_stream_order(
+        store_factory, settings, batch):
+    """The next batch is fetched while one is handled: still one batch at a time, in order."""
+    store = store_factory("reporting")
+    payloads = [await sealed_event(store, f"s{i}") for i in range(25)]
+    expected = [json.loads(p)["event_id"] for p in payloads]
+    seen: list[str] = []
+    handling = 0
+
+    async def handle(envelope, tx) -> None:
+        nonlocal handling
+        handling += 1
+        assert handling == 1, "two batches handled at once"
+        await asyncio.sleep(0.001)  # let the next fetch land meanwhile
+        seen.append(str(envelope.event_id))
+        handling -= 1
+
+    small = settings.model_copy(update={"consumer_batch_size": 4})
+    async with running_consumer(store, small, handle, batch=batch):
+        for payload in payloads:
+            await publish(settings.nats_url, "success.IDF.matching.CohortOpened", payload)
+        await eventually(lambda: len(seen) >= len(expected))
+    assert seen == expected
