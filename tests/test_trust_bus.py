@@ -259,3 +259,48 @@ async def test_the_region_subscriber_example_still_follows_the_pairs(federated, 
     assert done.returncode == 0, done.stderr
     received_ids = [json.loads(line)["event_id"] for line in done.stdout.splitlines()]
     assert received_ids == [str(e.event_id) for e in pairs]
+
+
+async def test_an_upgraded_deployment_stops_trusting_what_regions_put_in_our_stream(
+        settings, nats_url, clock):
+    """Before: one stream taking success.>, reporting's durable on success.*.*.*, and a
+    region's forged event already stored. At start, the stream keeps our services' subjects
+    only, the durable's filter is narrowed, and the forged event is never folded."""
+    from dataclasses import replace
+
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    nc = await bus.connect(nats_url, "test-upgrade")
+    try:
+        js = nc.jetstream()
+        if await _stream_exists(js, PARTNER_STREAM_NAME):
+            await js.delete_stream(PARTNER_STREAM_NAME)
+        await js.add_stream(replace(bus.stream_config(settings), subjects=["success.>"]))
+        await js.add_consumer(EVENT_STREAM_NAME, ConsumerConfig(
+            durable_name="reporting-archive", name="reporting-archive",
+            filter_subject="success.*.*.*", deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=60, max_deliver=-1, max_ack_pending=10_000))
+        forged = envelope(received(uuid4()), region="IDF")
+        genuine = envelope(received(uuid4()), region="IDF")
+        for subject, event in [("success.OCC.forged.ApplicationReceived", forged),
+                               (genuine.subject, genuine)]:
+            await js.publish(subject, event.to_json(), headers={"Nats-Msg-Id": uuid4().hex})
+        async with running(settings, "reporting", clock=clock) as svc:
+            _client, runtime = svc["reporting"]
+            await eventually(lambda: _contains(_archived(runtime), {str(genuine.event_id)}))
+            assert str(forged.event_id) not in await _archived(runtime)
+            durable = await js.consumer_info(EVENT_STREAM_NAME, "reporting-archive")
+            assert sorted(durable.config.filter_subjects) == sorted(
+                ["success.*.intake.>", "success.*.matching.>", "success.*.followup.>"])
+            assert "success.>" not in (await js.stream_info(EVENT_STREAM_NAME)).config.subjects
+            assert await _stream_exists(js, PARTNER_STREAM_NAME)
+    finally:
+        await nc.close()
+
+
+async def _stream_exists(js, name: str) -> bool:
+    try:
+        await js.stream_info(name)
+        return True
+    except nats.js.errors.NotFoundError:
+        return False
