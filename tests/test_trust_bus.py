@@ -193,9 +193,9 @@ async def test_our_stream_and_the_partners_stream_keep_apart(federated):
 async def test_what_a_region_publishes_is_bounded(federated):
     small = Settings(partner_stream_max_msgs=3, partner_stream_max_msg_size=1024,
                      partner_stream_max_bytes=1 << 20)
+    await prepare_stream(federated)
     async with Connection(credential(federated, "services")) as ours:
-        await ours.nc.jetstream().purge_stream(PARTNER_STREAM_NAME) if await _exists(ours) \
-            else None
+        await ours.nc.jetstream().purge_stream(PARTNER_STREAM_NAME)
         await bus.ensure_stream(ours.nc, small)
         try:
             async with Connection(credential(federated, "BRE")) as bre:
@@ -211,14 +211,6 @@ async def test_what_a_region_publishes_is_bounded(federated):
         finally:
             await ours.nc.jetstream().purge_stream(PARTNER_STREAM_NAME)
             await bus.ensure_stream(ours.nc, Settings())
-
-
-async def _exists(conn: Connection) -> bool:
-    try:
-        await conn.nc.jetstream().stream_info(PARTNER_STREAM_NAME)
-        return True
-    except nats.js.errors.NotFoundError:
-        return False
 
 
 async def test_a_region_cannot_see_our_streams_subjects_or_consumers(federated):
