@@ -8,6 +8,7 @@ stores an event is an :class:`Envelope` whose ``data`` holds the payload.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -126,8 +127,40 @@ def dead_letter_subject(service: Service | str) -> str:
     return f"{SUBJECT_PREFIX}.dlq.{Service(service).value}"
 
 
-# Every domain subject has exactly four tokens; dead letters have three, so they never match.
-DOMAIN_SUBJECTS = f"{SUBJECT_PREFIX}.*.*.*"
+# The services whose events we trust: reporting publishes none.
+PUBLISHING_SERVICES = (Service.intake, Service.matching, Service.followup)
+_REGION_TOKEN = re.compile(r"^[A-Z]{3}$")
+
+
+def service_subjects(service: Service | str) -> str:
+    """Every subject of one of our services, all regions: ``success.*.<service>.>``."""
+    return f"{SUBJECT_PREFIX}.*.{Service(service).value}.>"
+
+
+# What our services publish, and all a consumer of ours may read (dead letters excepted).
+DOMAIN_SUBJECTS = tuple(service_subjects(service) for service in PUBLISHING_SERVICES)
+
+# Partner regions publish under their own token, in a stream of their own: never ours.
+PARTNER_STREAM_NAME = "success-partners"
+PARTNER_TOKEN = "partner"
+
+
+def partner_subjects(region: str = "*") -> str:
+    """Where a partner region publishes: ``success.<region>.partner.>``."""
+    return f"{SUBJECT_PREFIX}.{region}.{PARTNER_TOKEN}.>"
+
+
+def untrusted_subject(subject: str) -> str | None:
+    """Why ``subject`` is not ``success.<region>.<one of our services>.<Type>``; None if it is."""
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[0] != SUBJECT_PREFIX:
+        return f"{subject!r} is not success.<region>.<service>.<Type>"
+    _, region, service, _type = parts
+    if not _REGION_TOKEN.match(region):
+        return f"{subject!r}: {region!r} is not a region code"
+    if service not in {s.value for s in PUBLISHING_SERVICES}:
+        return f"{subject!r}: {service!r} is not one of our publishing services"
+    return None
 
 
 class Metadata(BaseModel):
@@ -257,6 +290,28 @@ def load_event(raw: bytes | str | dict[str, Any]) -> Envelope:
         return _any_event_adapter().validate_python(upcast(raw))
     except ValidationError as exc:
         raise MalformedEvent("invalid", _short_errors(exc)) from None
+
+
+def expected_subject(region: str, event_type: str) -> str | None:
+    """The subject an event of this region and type travels on (None: unknown type)."""
+    model = _CURRENT.get(event_type)
+    return None if model is None else subject_for(region, model.service, event_type)
+
+
+def load_trusted_event(subject: str, raw: bytes | str) -> Envelope:
+    """Load an event received on ``subject``, trusting it only when the subject is one of our
+    services' and agrees with the envelope (region, owning service and type). Raises
+    :class:`MalformedEvent`: ``untrusted_subject``, ``subject_mismatch`` or a parsing code."""
+    distrust = untrusted_subject(subject)
+    if distrust is not None:
+        raise MalformedEvent("untrusted_subject", distrust)
+    envelope = load_event(raw)
+    if envelope.subject != subject:
+        raise MalformedEvent(
+            "subject_mismatch",
+            f"{envelope.type} of region {envelope.region} belongs on {envelope.subject!r}, "
+            f"received on {subject!r}")
+    return envelope
 
 
 def _short_errors(exc: ValidationError) -> str:

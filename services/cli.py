@@ -587,7 +587,7 @@ def nats_config(
         if credential.region is None:
             table.add_row(path.name, credential.user, "tout", "tout", "—")
         elif credential.region in codes:
-            table.add_row(path.name, credential.user, f"success.{credential.region}.>",
+            table.add_row(path.name, credential.user, f"success.{credential.region}.partner.>",
                           ", ".join([f"success.{credential.region}.>", *SHARED_SUBJECTS]),
                           ", ".join(credential.consumer_names))
     console.print(table)

@@ -220,3 +220,27 @@ async def test_batches_handled_while_the_next_is_fetched_keep_stream_order(
             await publish(settings.nats_url, "success.IDF.matching.CohortOpened", payload)
         await eventually(lambda: len(seen) >= len(expected))
     assert seen == expected
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one_by_one", "batched"])
+async def test_events_off_their_own_subject_are_dead_lettered_and_consumer_continues(
+        store_factory, settings, batch):
+    store = store_factory("reporting")
+    await counter_table(store)
+    good = await sealed_event(store)  # a CohortOpened of IDF
+    elsewhere = await sealed_event(store, "elsewhere")
+    async with running_consumer(store, settings, record, batch=batch):
+        for subject, payload in [("success.BRE.matching.CohortOpened", elsewhere),
+                                 ("success.IDF.intake.CohortOpened", elsewhere),
+                                 ("success.IDF.matching.PairFormed", elsewhere),
+                                 ("success.idf.matching.CohortOpened", elsewhere),
+                                 ("success.IDF.matching.CohortOpened", good)]:
+            await publish(settings.nats_url, subject, payload)
+        await eventually(lambda: _has(store, json.loads(good)["event_id"]))
+        letters = await eventually(lambda: _n_dead_letters(settings.nats_url, 4))
+    assert [(h["Success-Dlq-Subject"], h["Success-Dlq-Code"]) for h, _ in letters] == [
+        ("success.BRE.matching.CohortOpened", "subject_mismatch"),
+        ("success.IDF.intake.CohortOpened", "subject_mismatch"),
+        ("success.IDF.matching.PairFormed", "subject_mismatch"),
+        ("success.idf.matching.CohortOpened", "untrusted_subject")]
+    assert await handled(store) == [json.loads(good)["event_id"]]

@@ -60,20 +60,24 @@ async def test_a_wrong_password_is_refused(federated):
 async def test_a_region_publishes_only_on_its_own_subjects(federated, region):
     await prepare_stream(federated)
     async with Connection(credential(federated, region)) as conn:
-        # Its own subjects: accepted and stored by JetStream.
+        # Its partner subjects: accepted and stored by JetStream, apart from our events.
         ack = await conn.nc.jetstream(timeout=5).publish(
-            f"success.{region}.regional.Note", envelope_bytes(region))
-        assert ack.stream == "success"
+            f"success.{region}.partner.Note", envelope_bytes(region))
+        assert ack.stream == "success-partners"
         assert await conn.violations() == []
         # Every other region's subjects, the dead letters, other prefixes: refused.
         forbidden = [f"success.{other}.matching.PairFormed" for other in REGIONS if other != region]
+        forbidden += [f"success.{region}.regional.Note",
+                      *(f"success.{other}.partner.Note" for other in REGIONS if other != region)]
         # Its own region under our services' names: it cannot impersonate them.
         forbidden += [f"success.{region}.{service}.CandidateAdmitted"
                       for service in ("intake", "matching", "followup", "reporting")]
         forbidden += ["success.dlq.matching", "success.ALL.intake.Note", "other.subject",
                       "$JS.API.STREAM.DELETE.success", "$JS.API.STREAM.PURGE.success",
                       "$JS.API.STREAM.MSG.GET.success", "$JS.API.DIRECT.GET.success",
-                      "$JS.API.CONSUMER.LIST.success"]
+                      "$JS.API.CONSUMER.LIST.success", "$JS.API.CONSUMER.NAMES.success",
+                      "$JS.API.STREAM.INFO.success", "$JS.API.STREAM.INFO.success-partners",
+                      "$JS.API.STREAM.LIST", "$JS.API.STREAM.NAMES", "$JS.API.INFO"]
         for subject in forbidden:
             await conn.nc.publish(subject, envelope_bytes(region))
         refused = await conn.violations(len(forbidden))

@@ -1,4 +1,12 @@
-"""JetStream set-up shared by every service: the one ``success`` stream capturing ``success.>``."""
+"""JetStream set-up shared by every service: two streams that never share a subject.
+
+- ``success``: what our services publish (``success.*.intake.>``, ``success.*.matching.>``,
+  ``success.*.followup.>``) and the dead letters (``success.dlq.<service>``). Only our
+  services' credential may publish there; our consumers read nothing else.
+- ``success-partners``: what partner regions may publish (``success.<R>.partner.>``), an
+  untrusted input nothing of ours folds, bounded (bytes, messages, message size; what
+  happens when full is the discard policy) so that a region cannot fill our disk.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +15,15 @@ import asyncio
 import nats
 import nats.errors
 from nats.aio.client import Client
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from events import EVENT_STREAM_NAME
-from events.base import SUBJECT_PREFIX
+from events.base import DOMAIN_SUBJECTS, PARTNER_STREAM_NAME, SUBJECT_PREFIX, partner_subjects
 from services.common.settings import Settings
 
-STREAM_SUBJECTS = [f"{SUBJECT_PREFIX}.>"]
+STREAM_SUBJECTS = [*DOMAIN_SUBJECTS, f"{SUBJECT_PREFIX}.dlq.*"]
+PARTNER_STREAM_SUBJECTS = [partner_subjects()]
 
 
 def _fetch_times_out_as_nats_does() -> None:
@@ -82,12 +91,32 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
+def partner_stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=PARTNER_STREAM_NAME,
+        subjects=PARTNER_STREAM_SUBJECTS,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy(settings.partner_stream_discard),
+        max_bytes=settings.partner_stream_max_bytes,
+        max_msgs=settings.partner_stream_max_msgs,
+        max_msg_size=settings.partner_stream_max_msg_size,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.duplicate_window_s,
+    )
+
+
 async def ensure_stream(nc: Client, settings: Settings) -> None:
-    """Create the stream, or bring its settings up to date (idempotent, safe in parallel)."""
-    js = nc.jetstream()
-    config = stream_config(settings)
+    """Create both streams, or bring their settings up to date (idempotent, safe in
+    parallel). Ours first: a stream still taking ``success.>`` (before the partners' stream
+    existed) gives up the partners' subjects before they are claimed."""
+    for config in (stream_config(settings), partner_stream_config(settings)):
+        await _ensure(nc.jetstream(), config)
+
+
+async def _ensure(js, config: StreamConfig) -> None:
     try:
-        await js.stream_info(EVENT_STREAM_NAME)
+        await js.stream_info(config.name)
     except NotFoundError:
         try:
             await js.add_stream(config)
@@ -95,6 +124,14 @@ async def ensure_stream(nc: Client, settings: Settings) -> None:
         except Exception:  # another replica created it first
             pass
     await js.update_stream(config)
+
+
+async def ensure_consumers(nc: Client, configs: list[ConsumerConfig]) -> None:
+    """Create our durable consumers, or update them (a filter narrowed since they were made:
+    FastStream would bind to the old one as it is)."""
+    js = nc.jetstream()
+    for config in configs:
+        await js.add_consumer(EVENT_STREAM_NAME, config)
 
 
 def servers(url: str) -> list[str]:

@@ -3,6 +3,11 @@ nothing twice.
 
 For every message, in stream order:
 
+- one that is not trusted goes straight to the dead-letter subject: its subject must be one of
+  our services' (``success.<region>.<intake|matching|followup>.<Type>``, code
+  ``untrusted_subject``) and agree with the envelope's region, type and the service owning
+  that type (``subject_mismatch``). Subscriptions already cover our services' subjects only
+  and regions may not publish there; this check is the second line, shared by every consumer;
 - an unreadable one (not JSON, unknown type, failing validation) goes straight to the
   dead-letter subject ``success.dlq.<service>`` with its reason, and is acknowledged;
 - otherwise the handler runs in one database transaction that also records the event id in
@@ -31,8 +36,8 @@ from nats.js.api import AckPolicy as NatsAckPolicy
 from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from events import EVENT_STREAM_NAME, Envelope, MalformedEvent, Service, load_event
-from events.base import dead_letter_subject
+from events import EVENT_STREAM_NAME, Envelope, MalformedEvent, Service
+from events.base import dead_letter_subject, load_trusted_event
 from services.common import bus  # noqa: F401  (its fetch time-out fix keeps pull loops alive)
 from services.common.settings import Settings
 from services.common.store import EventStore, Transaction
@@ -55,10 +60,11 @@ class NotReadyYet(Exception):
 
 @dataclass(frozen=True)
 class Consumer:
-    """A durable consumer of a service: ``name`` is unique within the service."""
+    """A durable consumer of a service: ``name`` is unique within the service; ``subject``
+    one filter subject or several (e.g. :data:`events.base.DOMAIN_SUBJECTS`)."""
 
     name: str
-    subject: str
+    subject: str | tuple[str, ...]
     handle: Handler
     # Handlers that do not append events may share one transaction per pulled batch: far
     # fewer round trips. On any failure the batch is rolled back and redone one by one.
@@ -66,6 +72,10 @@ class Consumer:
 
     def durable(self, service: Service) -> str:
         return f"{service.value}-{self.name}"
+
+    @property
+    def filters(self) -> list[str]:
+        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
 
 
 class _AlreadyProcessed(Exception):
@@ -88,12 +98,14 @@ class ConsumerRunner:
         self._in_hand: asyncio.Task | None = None  # the last batch handed on
 
     def consumer_config(self) -> ConsumerConfig:
-        """The durable consumer on the server (FastStream adds name and filter itself; the
-        ops probe gives all of it when it creates a vanished consumer again)."""
+        """The durable consumer on the server, as the service creates or updates it at start
+        (and the ops probe when it creates a vanished consumer again)."""
+        filters = self.consumer.filters
         return ConsumerConfig(
             durable_name=self.durable,
             name=self.durable,
-            filter_subject=self.consumer.subject,
+            filter_subject=filters[0] if len(filters) == 1 else None,
+            filter_subjects=filters if len(filters) > 1 else None,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=NatsAckPolicy.EXPLICIT,
             ack_wait=60,
@@ -103,13 +115,15 @@ class ConsumerRunner:
 
     def subscribe(self) -> None:
         settings = self.settings
+        filters = self.consumer.filters
         self.broker.subscriber(
-            self.consumer.subject,
+            filters[0] if len(filters) == 1 else "",
             stream=JStream(EVENT_STREAM_NAME, declare=False),
             durable=self.durable,
             pull_sub=PullSub(batch_size=settings.consumer_batch_size, timeout=1.0, batch=True),
             ack_policy=AckPolicy.MANUAL,
             config=ConsumerConfig(
+                filter_subjects=filters if len(filters) > 1 else None,
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=60,
                 max_deliver=-1,  # we bound deliveries ourselves, then dead-letter
@@ -156,7 +170,7 @@ class ConsumerRunner:
         """The happy path of a batch: every event in one transaction, acked after commit.
         False when anything is off; then nothing was committed."""
         try:
-            parsed = [(raw, load_event(raw.data)) for raw in raws]
+            parsed = [(raw, load_trusted_event(raw.subject, raw.data)) for raw in raws]
         except MalformedEvent:
             return False  # the one-by-one path dead-letters it
         handled = 0
@@ -187,7 +201,7 @@ class ConsumerRunner:
         structlog.contextvars.bind_contextvars(consumer=self.durable)
         structlog.contextvars.unbind_contextvars("correlation_id", "event_id", "event_type")
         try:
-            envelope = load_event(raw.data)
+            envelope = load_trusted_event(raw.subject, raw.data)
         except MalformedEvent as exc:
             await self._dead_letter(raw, exc.code, exc.reason, deliveries)
             return

@@ -12,6 +12,9 @@ JetStream when the event was first published, and within the duplicate window (a
 replay would be silently dropped. The id is stable for one dead letter, so a replay
 interrupted between publish and delete and run again is still published once.
 
+Dead letters refused for trust (``untrusted_subject``, ``subject_mismatch``) are never
+replayed: they would only come back, and they stay listed for inspection.
+
 Every consumer of the subject receives the replayed message; those that handled it the first
 time recognise its event id (``processed_events``) and change nothing.
 """
@@ -30,6 +33,9 @@ from nats.js.errors import NotFoundError
 
 from events import EVENT_STREAM_NAME, Service
 from events.base import SUBJECT_PREFIX, dead_letter_subject
+
+# Refused for where they came from, not for a fault a fix or a retry could cure.
+UNTRUSTED_CODES = frozenset({"untrusted_subject", "subject_mismatch"})
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,8 @@ async def replay(nc: Client, letters: Iterable[DeadLetter]) -> list[DeadLetter]:
     js = nc.jetstream()
     done: list[DeadLetter] = []
     for letter in letters:
-        if not letter.subject:
-            continue  # not one of ours: no original subject to go back to
+        if not letter.subject or letter.code in UNTRUSTED_CODES:
+            continue  # not one of ours, or not trusted: nowhere to go back to
         await js.publish(letter.subject, letter.data, stream=EVENT_STREAM_NAME,
                          headers={"Nats-Msg-Id": f"replay:{letter.sequence}"})
         try:

@@ -1,14 +1,16 @@
 """NATS configuration for federation: one user per region, one for our own services.
 
-Everything lives in one NATS account (``SUCCESS``, JetStream enabled) holding the one
-``success`` stream; isolation comes from each user's permissions (allow-lists only: anything
-not listed is refused).
+Everything lives in one NATS account (``SUCCESS``, JetStream enabled) holding two streams
+(see :mod:`services.common.bus`): ``success``, our services' events and dead letters, and
+``success-partners``, what regions publish, bounded; isolation comes from each user's
+permissions (allow-lists only: anything not listed is refused).
 
 A region ``R`` may:
 
-- **publish** only on its own subjects ``success.R.>``, except those of our services
-  (``success.R.intake.>``, ``success.R.matching.>``…): a region cannot impersonate our
-  services, whose consumers trust what arrives on their subjects;
+- **publish** only on its partner subjects ``success.R.partner.>`` (stored in
+  ``success-partners``, an untrusted input nothing of ours folds), never on those of our
+  services (``success.R.intake.>``, ``success.R.matching.>``…, also denied explicitly): a
+  region cannot impersonate our services;
 - **subscribe** only to its own subjects ``success.R.>``, to the *shared* subjects, and to
   its own inbox prefix ``_INBOX_R.>`` (never ``_INBOX.>``, where our services' JetStream
   deliveries travel);
@@ -17,8 +19,9 @@ A region ``R`` may:
   single filter subject inside what it may read (the filter is part of the API subject
   ``$JS.API.CONSUMER.CREATE.<stream>.<consumer>.<filter>`` since NATS 2.10, and the server
   checks that it matches the consumer's configuration). Reading stream messages directly
-  (``STREAM.MSG.GET``, ``DIRECT.GET``), listing or touching other consumers, and managing
-  streams are refused.
+  (``STREAM.MSG.GET``, ``DIRECT.GET``), stream and account information (``STREAM.INFO``,
+  ``STREAM.LIST``, ``STREAM.NAMES``, ``INFO``: they reveal every subject of our stream and its
+  message counts), listing or touching other consumers, and managing streams are refused.
 
 **Shared subjects** (:data:`SHARED_SUBJECTS`): the matching service's events of every region,
 ``success.*.matching.>`` — cohorts opened and launched, proposals, pairs formed and ended,
@@ -40,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from events import EVENT_STREAM_NAME, Service
-from events.base import SUBJECT_PREFIX
+from events.base import SUBJECT_PREFIX, partner_subjects
 
 ACCOUNT = "SUCCESS"
 SERVICES_USER = "services"
@@ -122,8 +125,7 @@ def region_permissions(region: str, names: list[str]) -> dict[str, list[str]]:
     """Publish and subscribe allow-lists of a region (see the module documentation)."""
     api = "$JS.API"
     stream = EVENT_STREAM_NAME
-    publish = [f"{SUBJECT_PREFIX}.{region}.>", f"{api}.INFO", f"{api}.STREAM.NAMES",
-               f"{api}.STREAM.INFO.{stream}"]
+    publish = [partner_subjects(region)]  # no stream, account or consumer listings
     for name in names:
         publish += [f"{api}.CONSUMER.CREATE.{stream}.{name}.{subject}"
                     for subject in readable_subjects(region)]

@@ -107,7 +107,6 @@ class ServiceRuntime:
         nats_url, database_url = resolve_urls(self.settings)
         await migrate(database_url, [self.service])
         self.store = EventStore.connect(database_url, self.service.value, clock=self.clock)
-        await self._ensure_stream(nats_url)
         self.broker = build_broker(self.definition, nats_url)
         if self.definition.on_start:  # before consumers: their handlers may need its state
             self.definition.on_start(self)
@@ -115,6 +114,7 @@ class ServiceRuntime:
             runner = ConsumerRunner(self.service, consumer, self.store, self.broker, self.settings)
             runner.subscribe()
             self.runners.append(runner)
+        await self._prepare_jetstream(nats_url)
         await self.broker.start()
         self.relay = OutboxRelay(self.store, nats_url, self.settings)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
@@ -129,12 +129,14 @@ class ServiceRuntime:
         self.ready = True
         log.info("service started", service=self.service.value)
 
-    async def _ensure_stream(self, nats_url: str, attempts: int = 120) -> None:
+    async def _prepare_jetstream(self, nats_url: str, attempts: int = 120) -> None:
+        """The streams, and our durable consumers as declared now (filters included)."""
         for attempt in range(attempts):
             try:
                 nc = await bus.connect(nats_url, f"{self.service}-setup", max_reconnect_attempts=0)
                 try:
                     await bus.ensure_stream(nc, self.settings)
+                    await bus.ensure_consumers(nc, [r.consumer_config() for r in self.runners])
                 finally:
                     await nc.close()
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,16 @@ class Settings(BaseSettings):
     consumer_backoff_s: float = 0.5
     consumer_max_backoff_s: float = 30.0
     consumer_batch_size: int = 1000
+    # The partner regions' stream (what they may publish): bounded, so none can fill our disk.
+    partner_stream_max_bytes: int = Field(
+        default=1 << 30, description="bytes the partner regions' stream keeps at most (1 GiB)")
+    partner_stream_max_msgs: int = Field(
+        default=1_000_000, description="messages the partner regions' stream keeps at most")
+    partner_stream_max_msg_size: int = Field(
+        default=64 * 1024, description="largest message a partner region may publish (bytes)")
+    partner_stream_discard: Literal["new", "old"] = Field(
+        default="new", description="when the partner regions' stream is full: refuse new "
+        "messages (new) or drop the oldest (old)")
     ops_probe_interval_s: float = Field(
         default=5.0, description="how often the metrics of lags, consumers and dead letters "
         "are refreshed (and vanished durable consumers created again)")

@@ -350,7 +350,7 @@ async def fold_jetstream(nats_url: str, *, progress: Callable[[int], None] | Non
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     from events import EVENT_STREAM_NAME
-    from events.base import DOMAIN_SUBJECTS
+    from events.base import DOMAIN_SUBJECTS, expected_subject, untrusted_subject
 
     view = View(track=False)
     seen: set[str] = set()
@@ -362,9 +362,9 @@ async def fold_jetstream(nats_url: str, *, progress: Callable[[int], None] | Non
             if total is not None:
                 total(info.state.messages)
             sub = await js.pull_subscribe(
-                DOMAIN_SUBJECTS, durable=None, stream=EVENT_STREAM_NAME,
+                "", durable=None, stream=EVENT_STREAM_NAME,
                 config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE,
-                                      max_ack_pending=-1))
+                                      max_ack_pending=-1, filter_subjects=list(DOMAIN_SUBJECTS)))
             handlers = HANDLERS
             while True:
                 try:
@@ -373,6 +373,9 @@ async def fold_jetstream(nats_url: str, *, progress: Callable[[int], None] | Non
                     break
                 for message in messages:
                     event = decode(message.data)
+                    if untrusted_subject(message.subject) or message.subject != \
+                            expected_subject(event.get("region"), event.get("type")):
+                        continue  # never trusted (the consumer dead-lettered it)
                     if event["event_id"] in seen:
                         continue
                     seen.add(event["event_id"])
