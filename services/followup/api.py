@@ -111,6 +111,13 @@ async def put_referent(referent_id: StaffId, body: ReferentContact, request: Req
         raise DomainError("not_yourself", "Un·e référent·e ne renseigne que ses propres "
                           "coordonnées.", field="referent_id", status=403)
     async with _followup(request).store.transaction() as tx:
+        # The record's current region too: a regional admin may not take over, or redirect
+        # the reminders of, a referent of another region.
+        current = (await tx.connection.execute(text(
+            "SELECT region FROM followup.referents WHERE referent_id = :r FOR UPDATE"),
+            {"r": referent_id})).scalar()
+        if current is not None:
+            require_region(principal, current)
         await tx.connection.execute(text(
             "INSERT INTO followup.referents (referent_id, region, email, display_name) VALUES "
             "(:r, :region, :email, :name) ON CONFLICT (referent_id) DO UPDATE SET region = "
@@ -354,6 +361,8 @@ async def schedule_networking_event(body: NetworkingEventRequest, request: Reque
 @router.get("/staff/networking-events", summary="Les événements de réseautage")
 async def networking_events(request: Request, principal: Reading,
                             region: RegionCode | None = Query(None)) -> list[dict[str, Any]]:
+    if region is not None:
+        require_region(principal, region)
     allowed = visible_regions(principal)
     async with _followup(request).store.engine.connect() as conn:
         rows = list(await conn.execute(text(
