@@ -19,11 +19,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import text
 
 from services.common.clock import ManualClock
 from tests.conftest import eventually
 from tests.followup_client import followed
-from tests.intake_client import TODAY, token
+from tests.intake_client import TODAY, intake_service, token
 from tests.openapi_cases import Operation, Sampler, operations
 from tests.test_intake_api import person
 from tests.test_matching_api import mentor, pool_size
@@ -224,7 +225,7 @@ def bodies() -> dict[str, Any]:
         "intake POST /applications/mentee": lambda: person(postcode=PARIS_POSTCODE),
         "intake POST /applications/mentor": lambda: mentor(postcode=PARIS_POSTCODE),
         "intake POST /applications/referral": lambda: {
-            "referrer": {"kind": "mission_locale", "first_name": "Paul", "last_name": "Prescrit",
+            "referrer": {"kind": "mission_locale_adviser", "first_name": "Paul", "last_name": "Prescrit",
                          "email": "prescripteur@example.org"},
             "young_person": person(postcode=PARIS_POSTCODE)},
     }
@@ -332,3 +333,59 @@ async def lists_seen_from_another_region(svc, docs, ops: list[Operation], seeds:
             elif seen := [s for s in secrets if s in answer.text]:
                 failures.append(f"shows another region's {seen} — {where}")
     return failures
+
+
+# --- what a refusal leaves behind: nothing --------------------------------------------------
+
+async def test_a_refused_erasure_destroys_nothing(settings):
+    async with intake_service(settings) as (intake, runtime):
+        created = (await intake.post("/applications/mentee",
+                                     json=person(postcode=PARIS_POSTCODE))).json()
+        detail = await intake.get(f"/staff/applications/{created['application_id']}",
+                                  headers=HOME_ADMIN)
+        person_id = detail.json()["application"]["person_id"]
+        service = token(SERVICE, None, "followup")
+
+        refused = await intake.delete(f"/staff/persons/{person_id}",
+                                      headers=token(ADMIN, FOREIGN, "adm-bre"))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["errors"][0]["code"] == "forbidden_region"
+        assert (await intake.get(f"/staff/persons/{person_id}/contact",
+                                 headers=service)).status_code == 200
+        assert await runtime.store.read_stream(f"person-{person_id}") == []
+        unknown = await intake.delete(f"/staff/persons/{uuid4()}",
+                                      headers=token(ADMIN, FOREIGN, "adm-bre"))
+        assert unknown.status_code == 404  # unknown to everyone, whatever their region
+
+        erased = await intake.delete(f"/staff/persons/{person_id}", headers=HOME_ADMIN)
+        assert erased.status_code == 200, erased.text
+        assert (await intake.get(f"/staff/persons/{person_id}/contact",
+                                 headers=service)).status_code == 404
+
+
+async def test_a_region_keeps_its_referents_and_their_reminders(settings, mailbox):
+    services = ("intake", "matching", "followup")
+    async with followed(settings, mailbox, ManualClock(TODAY), services=services) as svc:
+        seeds = await seed(svc)
+        follow, runtime = svc["followup"]
+        foreign_admin = token(ADMIN, FOREIGN, "adm-bre")
+
+        taken = await follow.put("/staff/referents/ref-idf-1", headers=foreign_admin, json={
+            "region": FOREIGN, "email": "ailleurs@example.org", "display_name": "Autre"})
+        assert taken.status_code == 403, taken.text
+        async with runtime.store.engine.connect() as conn:
+            row = (await conn.execute(text(
+                "SELECT region, email FROM followup.referents WHERE referent_id = 'ref-idf-1'"
+            ))).one()
+        assert (row.region, row.email) == (HOME, "referente.idf@cress.example")
+
+        mine = await follow.put("/staff/referents/ref-bre-1", headers=foreign_admin, json={
+            "region": FOREIGN, "email": "referent.bre@cress.example", "display_name": "Yann"})
+        assert mine.status_code == 200, mine.text
+        path = f"/staff/pairs/{seeds['pair_id']}/referent"
+        elsewhere = await follow.post(path, headers=HOME_ADMIN, json={"referent_id": "ref-bre-1"})
+        assert elsewhere.status_code == 422, elsewhere.text
+        assert elsewhere.json()["errors"][0]["code"] == "referent_other_region"
+        assert elsewhere.json()["errors"][0]["field"] == "referent_id"
+        home = await follow.post(path, headers=HOME_ADMIN, json={"referent_id": "ref-idf-1"})
+        assert home.status_code == 200, home.text

@@ -196,6 +196,15 @@ class ReferentRequest(_Body):
 @router.post("/staff/pairs/{pair_id}/referent", summary="Confier le binôme à un·e référent·e")
 async def assign_referent(pair_id: UUID, body: ReferentRequest, request: Request,
                           principal: Acting) -> dict[str, Any]:
+    row = await _pair(request, principal, pair_id)
+    async with _followup(request).store.engine.connect() as conn:
+        home = (await conn.execute(text(
+            "SELECT region FROM followup.referents WHERE referent_id = :r"),
+            {"r": body.referent_id})).scalar()
+    if home is not None and home != row.region:
+        raise DomainError("referent_other_region", f"Ce·tte référent·e est rattaché·e à la "
+                          f"région {home} : un binôme de la région {row.region} ne peut pas lui "
+                          "être confié.", field="referent_id", status=422)
     events = await _act(request, principal, pair_id,
                         lambda _: domain.AssignReferent(body.referent_id))
     return {"pair_id": pair_id, "events": events}
