@@ -281,6 +281,12 @@ async def test_every_operation_for_every_principal(four_services):
                 if failure:
                     failures.append(f"{failure} (body: {json.dumps(body)[:200]})")
     assert not failures, "\n".join(failures)
+    reporting, _ = svc["reporting"]
+    for caller in everyone:
+        if caller.region == FOREIGN:  # a cohort id names its region as well
+            answer = await reporting.get("/reports/journeys", headers=caller.headers(),
+                                         params={"cohort_id": seeds["cohort_id"]})
+            assert answer.status_code == 403, (caller.name, answer.text)
 
 
 def samplers(document: dict[str, Any], op: Operation, seeds: dict[str, Any],
