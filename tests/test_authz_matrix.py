@@ -19,8 +19,10 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from fastapi import HTTPException
 from sqlalchemy import text
 
+from services.common.auth import Principal, StaffRole, require_regions
 from services.common.clock import ManualClock
 from tests.conftest import eventually
 from tests.followup_client import followed
@@ -225,8 +227,8 @@ def bodies() -> dict[str, Any]:
         "intake POST /applications/mentee": lambda: person(postcode=PARIS_POSTCODE),
         "intake POST /applications/mentor": lambda: mentor(postcode=PARIS_POSTCODE),
         "intake POST /applications/referral": lambda: {
-            "referrer": {"kind": "mission_locale_adviser", "first_name": "Paul", "last_name": "Prescrit",
-                         "email": "prescripteur@example.org"},
+            "referrer": {"kind": "mission_locale_adviser", "first_name": "Paul",
+                         "last_name": "Prescrit", "email": "prescripteur@example.org"},
             "young_person": person(postcode=PARIS_POSTCODE)},
     }
 
@@ -335,7 +337,8 @@ async def lists_seen_from_another_region(svc, docs, ops: list[Operation], seeds:
             answer = await svc[op.service][0].get(url, params=query, headers=caller.headers())
             where = f"{op.key} without region as {caller.name}"
             if answer.status_code != 200:
-                failures.append(f"list refused — {where}: {answer.status_code} {answer.text[:200]}")
+                failures.append(f"list refused — {where}: {answer.status_code} "
+                                f"{answer.text[:200]}")
             elif seen := [s for s in secrets if s in answer.text]:
                 failures.append(f"shows another region's {seen} — {where}")
     return failures
@@ -395,3 +398,22 @@ async def test_a_region_keeps_its_referents_and_their_reminders(settings, mailbo
         assert elsewhere.json()["errors"][0]["field"] == "referent_id"
         home = await follow.post(path, headers=HOME_ADMIN, json={"referent_id": "ref-idf-1"})
         assert home.status_code == 200, home.text
+
+
+@pytest.mark.parametrize(("region", "regions", "allowed"), [
+    (None, set(), True),               # national staff: everything, even what has no region
+    (None, {"IDF", "BRE"}, True),
+    ("IDF", {"IDF"}, True),
+    ("IDF", {"IDF", "BRE"}, False),    # a person known in two regions: national staff only
+    ("IDF", set(), False),             # belongs to no known region: national staff only
+    ("BRE", {"IDF"}, False),
+])
+def test_require_regions(region, regions, allowed):
+    principal = Principal("adm-1", StaffRole.admin, region)
+    if allowed:
+        require_regions(principal, regions)
+    else:
+        with pytest.raises(HTTPException) as refused:
+            require_regions(principal, regions)
+        assert refused.value.status_code == 403
+        assert refused.value.detail["errors"][0]["code"] == "forbidden_region"
