@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import uuid4
 
@@ -25,7 +26,7 @@ from sqlalchemy import text
 from services.common.auth import Principal, StaffRole, require_regions
 from services.common.clock import ManualClock
 from tests.conftest import eventually
-from tests.followup_client import followed
+from tests.followup_client import followed, move_to
 from tests.intake_client import TODAY, intake_service, token
 from tests.openapi_cases import Operation, Sampler, operations
 from tests.test_intake_api import person
@@ -374,7 +375,8 @@ async def test_a_refused_erasure_destroys_nothing(settings):
 
 async def test_a_region_keeps_its_referents_and_their_reminders(settings, mailbox):
     services = ("intake", "matching", "followup")
-    async with followed(settings, mailbox, ManualClock(TODAY), services=services) as svc:
+    clock = ManualClock(TODAY)
+    async with followed(settings, mailbox, clock, services=services) as svc:
         seeds = await seed(svc)
         follow, runtime = svc["followup"]
         foreign_admin = token(ADMIN, FOREIGN, "adm-bre")
@@ -398,6 +400,24 @@ async def test_a_region_keeps_its_referents_and_their_reminders(settings, mailbo
         assert elsewhere.json()["errors"][0]["field"] == "referent_id"
         home = await follow.post(path, headers=HOME_ADMIN, json={"referent_id": "ref-idf-1"})
         assert home.status_code == 200, home.text
+
+        # Two weeks before month 6 the referent is asked to book the intermediate review.
+        await move_to(svc, clock, date(2026, 8, 18))
+        asked = mailbox.to("referente.idf@cress.example")
+        assert any("bilan intermédiaire à planifier" in m["Subject"] for m in asked)
+        # She moves to Brittany (a national admin records it): Île-de-France's reminders for
+        # the pair she followed no longer reach her.
+        moved = await follow.put("/staff/referents/ref-idf-1", headers=token(ADMIN, None, "nat"),
+                                 json={"region": FOREIGN, "email": "ailleurs@example.org",
+                                       "display_name": "Inès"})
+        assert moved.status_code == 200, moved.text
+        await move_to(svc, clock, date(2026, 9, 1))
+        assert mailbox.to("ailleurs@example.org") == []
+        async with runtime.store.engine.connect() as conn:
+            skipped = (await conn.execute(text(
+                "SELECT count(*) FROM followup.mails WHERE referent_id = 'ref-idf-1' AND "
+                "skipped = 'no_contact'"))).scalar()
+        assert skipped >= 1
 
 
 @pytest.mark.parametrize(("region", "regions", "allowed"), [
