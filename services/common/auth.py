@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -215,6 +215,22 @@ def require_region(principal: Principal, region: str) -> None:
             "forbidden_region",
             f"Vous êtes rattaché·e à la région {principal.region} : vous ne pouvez pas agir sur "
             f"la région {region}."))
+
+
+def require_regions(principal: Principal, regions: Iterable[str]) -> None:
+    """403 unless the principal may act on every one of ``regions`` (e.g. a person known in
+    several regions). A regional principal may not act on what belongs to no known region:
+    only national staff may."""
+    regions = set(regions)
+    if principal.region is None:
+        return
+    if not regions:
+        raise HTTPException(403, detail=error_body(
+            "forbidden_region",
+            f"Vous êtes rattaché·e à la région {principal.region} : cette ressource n'est "
+            "rattachée à aucune région, seul le personnel national peut agir dessus."))
+    for region in sorted(regions):
+        require_region(principal, region)
 
 
 def visible_regions(principal: Principal) -> set[str] | None:

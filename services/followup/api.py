@@ -111,6 +111,13 @@ async def put_referent(referent_id: StaffId, body: ReferentContact, request: Req
         raise DomainError("not_yourself", "Un·e référent·e ne renseigne que ses propres "
                           "coordonnées.", field="referent_id", status=403)
     async with _followup(request).store.transaction() as tx:
+        # The record's current region too: a regional admin may not take over, or redirect
+        # the reminders of, a referent of another region.
+        current = (await tx.connection.execute(text(
+            "SELECT region FROM followup.referents WHERE referent_id = :r FOR UPDATE"),
+            {"r": referent_id})).scalar()
+        if current is not None:
+            require_region(principal, current)
         await tx.connection.execute(text(
             "INSERT INTO followup.referents (referent_id, region, email, display_name) VALUES "
             "(:r, :region, :email, :name) ON CONFLICT (referent_id) DO UPDATE SET region = "
@@ -189,6 +196,15 @@ class ReferentRequest(_Body):
 @router.post("/staff/pairs/{pair_id}/referent", summary="Confier le binôme à un·e référent·e")
 async def assign_referent(pair_id: UUID, body: ReferentRequest, request: Request,
                           principal: Acting) -> dict[str, Any]:
+    row = await _pair(request, principal, pair_id)
+    async with _followup(request).store.engine.connect() as conn:
+        home = (await conn.execute(text(
+            "SELECT region FROM followup.referents WHERE referent_id = :r"),
+            {"r": body.referent_id})).scalar()
+    if home is not None and home != row.region:
+        raise DomainError("referent_other_region", f"Ce·tte référent·e est rattaché·e à la "
+                          f"région {home} : un binôme de la région {row.region} ne peut pas lui "
+                          "être confié.", field="referent_id", status=422)
     events = await _act(request, principal, pair_id,
                         lambda _: domain.AssignReferent(body.referent_id))
     return {"pair_id": pair_id, "events": events}
@@ -354,6 +370,8 @@ async def schedule_networking_event(body: NetworkingEventRequest, request: Reque
 @router.get("/staff/networking-events", summary="Les événements de réseautage")
 async def networking_events(request: Request, principal: Reading,
                             region: RegionCode | None = Query(None)) -> list[dict[str, Any]]:
+    if region is not None:
+        require_region(principal, region)
     allowed = visible_regions(principal)
     async with _followup(request).store.engine.connect() as conn:
         rows = list(await conn.execute(text(

@@ -404,10 +404,12 @@ class Followup:
     async def _contact(self, row: Any) -> Contact | None:
         if row.person_id is not None:
             return await self.contacts.get(row.person_id)
+        # Only a referent registered in the pair's region: another region's directory entry
+        # must not receive this region's reminders.
         async with self.store.engine.connect() as conn:
             found = (await conn.execute(text(
-                "SELECT display_name, email FROM followup.referents WHERE referent_id = :r"),
-                {"r": row.referent_id})).first()
+                "SELECT display_name, email FROM followup.referents WHERE referent_id = :r "
+                "AND region = :region"), {"r": row.referent_id, "region": row.region})).first()
         return Contact(first_name=found.display_name, email=found.email) if found else None
 
     async def _send(self, row: Any) -> int:

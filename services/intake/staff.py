@@ -27,7 +27,14 @@ from events.vocabulary import (
     Role,
     WithdrawalReason,
 )
-from services.common.auth import Principal, StaffRole, require_region, staff, visible_regions
+from services.common.auth import (
+    Principal,
+    StaffRole,
+    require_region,
+    require_regions,
+    staff,
+    visible_regions,
+)
 from services.common.errors import DomainError
 from services.common.runtime import runtime_of
 from services.intake import domain
@@ -259,7 +266,9 @@ async def change_region(region: RegionCode, body: RegionRequest, request: Reques
 
 @router.delete("/persons/{person_id}", summary="Effacer une personne (droit à l'effacement)")
 async def erase_person(person_id: UUID, request: Request, principal: Admin) -> dict[str, Any]:
-    if not await _intake(request).erase(person_id, principal.subject):
+    # A regional admin erases only people of their region: erasure is irreversible.
+    if not await _intake(request).erase(person_id, principal.subject,
+                                        check=lambda regions: require_regions(principal, regions)):
         raise DomainError("person_not_found", "Personne introuvable (déjà effacée ?).")
     return {"person_id": str(person_id), "erased": True,
             "message": "Les données personnelles ont été détruites ; PersonErased est publié."}
@@ -276,14 +285,18 @@ class Contact(BaseModel):
 
 @router.get("/persons/{person_id}/contact", summary="Coordonnées d'une personne (services "
             "internes : rappels du suivi)")
-async def person_contact(person_id: UUID, request: Request, _: ServiceCall) -> Contact:
+async def person_contact(person_id: UUID, request: Request, principal: ServiceCall) -> Contact:
     """Read from the vault at the moment a reminder is sent, never copied elsewhere: an erased
-    person has no contact any more (404)."""
+    person has no contact any more (404). A service token naming a region reads only it."""
     intake = _intake(request)
     async with intake.store.engine.connect() as conn:
         record = await intake.vault.get(conn, person_id)
+        regions = set((await conn.execute(text(
+            "SELECT DISTINCT region FROM intake.applications WHERE person_id = :p"),
+            {"p": person_id})).scalars())
     email = (record or {}).get("email")
     if not email:
         raise DomainError("person_not_found", "Personne inconnue ou effacée : aucun contact.",
                           field="person_id")
+    require_regions(principal, regions)
     return Contact(person_id=person_id, first_name=record.get("first_name") or "", email=email)

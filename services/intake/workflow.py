@@ -247,14 +247,24 @@ class Intake:
             await self._save_row(tx.connection, new_state, row.cohort, row.submitted_at)
             return new_state
 
-    async def erase(self, person_id: UUID, actor: str) -> bool:
-        """Crypto-shredding: destroy the person's vault key and record, publish PersonErased."""
+    async def erase(self, person_id: UUID, actor: str,
+                    check: Callable[[set[str]], None] | None = None) -> bool:
+        """Crypto-shredding: destroy the person's vault key and record, publish PersonErased.
+        ``check`` vets the regions of the person's applications before anything is destroyed
+        (e.g. the staff member's region)."""
         from services.intake.vault import vacuum
 
         async with self.store.transaction() as tx:
-            region = (await tx.connection.execute(text(
-                "SELECT region FROM intake.applications WHERE person_id = :p LIMIT 1"),
-                {"p": person_id})).scalar()
+            regions = sorted((await tx.connection.execute(text(
+                "SELECT DISTINCT region FROM intake.applications WHERE person_id = :p"),
+                {"p": person_id})).scalars())
+            region = regions[0] if regions else None
+            if check is not None:
+                in_vault = (await tx.connection.execute(text(
+                    "SELECT 1 FROM intake.vault WHERE person_id = :p"), {"p": person_id})).first()
+                if not regions and in_vault is None:
+                    return False  # unknown: a 404 to everyone, whatever their region
+                check(set(regions))
             tx.note_write()
             existed = await self.vault.erase(tx.connection, person_id)
             if not existed and region is None:

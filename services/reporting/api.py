@@ -94,6 +94,8 @@ async def journeys(
     as_of: AsOf = None,
 ) -> queries.JourneyReport:
     regions = scope(principal, region)
+    if cohort_id is not None:  # a cohort belongs to the region its id starts with
+        require_region(principal, cohort_id[:3])
     as_of = parse_instant(as_of)
     view = await view_for(request, as_of, ["journeys"])
     return queries.journey_report(view, regions=regions, region=region, cohort_id=cohort_id,
