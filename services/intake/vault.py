@@ -231,6 +231,13 @@ class Vault:
             if holder is not None:  # else the holder was erased meanwhile: claim it again
                 return None if holder == person_id else holder
 
+    async def remove_blind_index(self, conn: AsyncConnection, kind: str, value: str,
+                                 person_id: UUID) -> None:
+        """Release ``value`` when the person's contact changes (only if they hold it)."""
+        await conn.execute(
+            text("DELETE FROM intake.blind_index WHERE digest = :d AND person_id = :p"),
+            {"d": self.blind_index(kind, value), "p": person_id})
+
     async def find_by_blind_index(self, conn: AsyncConnection, kind: str,
                                   value: str) -> UUID | None:
         return await self._holder(conn, self.blind_index(kind, value))

@@ -19,8 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import Metadata
 from events.geography import REGION_OF_DEPARTEMENT
-from events.intake import ApplicationReceived, PersonErased, RegionSettingsChanged
-from events.vocabulary import cohort_for
+from events.intake import (
+    ApplicationReceived,
+    ContactDetailsCorrected,
+    PersonErased,
+    RegionSettingsChanged,
+)
+from events.vocabulary import joinable_cohort
 from services.common.observability import current_correlation_id
 from services.common.clock import Clock
 from services.common.settings import Settings
@@ -68,7 +73,9 @@ class Intake:
         self.clock = clock
 
     def current_cohort(self) -> str:
-        return cohort_for(self.clock.now().date())
+        """The cohort applicants can still join today: its objectives steer routing, and
+        it is the one an application is for."""
+        return joinable_cohort(self.clock.now().astimezone(domain.PARIS).date())
 
     # -- region settings --------------------------------------------------------------------
 
@@ -237,11 +244,13 @@ class Intake:
                                          "l'identifiant.")
             if check is not None:
                 check(row)
-            history = [e.data for e in await tx.read_stream(stream)]
-            state = domain.replay(history)
+            envelopes = await tx.read_stream(stream)
+            history = [e.data for e in envelopes]
+            submitted_at = envelopes[0].occurred_at if envelopes else None
+            state = domain.replay(history, submitted_at)
             settings = await self.region_settings(tx.connection)
             events = domain.decide(command(state, settings), state)
-            new_state = domain.replay([*history, *events])
+            new_state = domain.replay([*history, *events], submitted_at)
             await tx.append(stream, len(history), events,
                             self._metadata(new_state.region or row.region, actor))
             await self._save_row(tx.connection, new_state, row.cohort, row.submitted_at)
@@ -260,12 +269,78 @@ class Intake:
             if not existed and region is None:
                 return False
             stream = f"person-{person_id}"
-            if await tx.read_stream(stream):
+            history = await tx.read_stream(stream)  # may hold contact corrections
+            if any(isinstance(e.data, PersonErased) for e in history):
                 return True  # erased before
-            await tx.append(stream, 0, [PersonErased(person_id=person_id)],
+            await tx.append(stream, len(history), [PersonErased(person_id=person_id)],
                             self._metadata(region or self.settings.region, actor))
         await vacuum(self.store.engine)  # old row versions of the vault go for good
         return True
+
+    # -- finding a person and correcting their contact details --------------------------------
+
+    async def find_persons(self, *, email: str | None = None,
+                           identity: tuple[str, str, Any] | None = None) -> list[Any]:
+        """The applications of whoever holds this e-mail, or this name and birth date, through
+        the blind indexes (normalised like the duplicate check)."""
+        if email is not None:
+            lookups = [(f"{role.value}:email", normalise_email(email)) for role in domain.Role]
+        else:
+            assert identity is not None
+            lookups = [(f"{role.value}:identity", identity_key(*identity))
+                       for role in domain.Role]
+        async with self.store.engine.connect() as conn:
+            holders = [await self.vault.find_by_blind_index(conn, kind, value)
+                       for kind, value in lookups]
+            persons = [p for p in holders if p is not None]
+            if not persons:
+                return []
+            return list(await conn.execute(text(
+                "SELECT application_id, person_id, role, status, region, channel, cohort, "
+                "departement, submitted_at, updated_at FROM intake.applications "
+                "WHERE person_id = ANY(:persons) ORDER BY submitted_at"), {"persons": persons}))
+
+    async def correct_contact(self, person_id: UUID, requested: dict[str, str], actor: str,
+                              check: Callable[[str], None]) -> list[str]:
+        """Re-encrypt the person's record with the corrected contact and move their e-mail
+        lookup key, in one transaction with ``ContactDetailsCorrected``. ``check`` vets the
+        region of each of their applications. Returns the fields that changed."""
+        async with self.store.transaction() as tx:
+            conn = tx.connection
+            rows = (await conn.execute(text(
+                "SELECT role, region FROM intake.applications WHERE person_id = :p"),
+                {"p": person_id})).all()
+            record = await self.vault.get(conn, person_id) if rows else None
+            if record is None:
+                raise domain.DomainError("person_not_found", "Personne introuvable (ou "
+                                         "effacée) : vérifiez l'identifiant.", "person_id")
+            for row in rows:
+                check(row.region)
+            events = domain.correct_contact(person_id, record, requested, actor)
+            if not events:
+                return []
+            fields = list(events[0].fields)
+            tx.note_write()
+            if "email" in fields:
+                await self._move_email(conn, person_id, {row.role for row in rows},
+                                       str(record.get("email", "")), requested["email"])
+            await self.vault.update(conn, person_id, {**record, **{
+                f: requested[f] for f in fields}})
+            stream = f"person-{person_id}"
+            history = await tx.read_stream(stream)
+            await tx.append(stream, len(history), events, self._metadata(rows[0].region, actor))
+            return fields
+
+    async def _move_email(self, conn: AsyncConnection, person_id: UUID, roles: set[str],
+                          old: str, new: str) -> None:
+        for role in sorted(roles):
+            kind = f"{role}:email"
+            holder = await self.vault.add_blind_index(conn, kind, normalise_email(new), person_id)
+            if holder is not None:
+                raise domain.DomainError(
+                    "email_already_used", "Cette adresse e-mail est déjà celle d'une autre "
+                    "personne inscrite : vérifiez-la.", "email", status=409)
+            await self.vault.remove_blind_index(conn, kind, normalise_email(old), person_id)
 
     # -- helpers ----------------------------------------------------------------------------
 
