@@ -171,6 +171,10 @@ class Vault:
         return self._open(person_id, self._unwrap_key(person_id, row.wrapped_key),
                           row.ciphertext)
 
+    async def holds(self, conn: AsyncConnection, person_id: UUID) -> bool:
+        return (await conn.execute(text("SELECT 1 FROM intake.vault WHERE person_id = :p"),
+                                   {"p": person_id})).first() is not None
+
     async def update(self, conn: AsyncConnection, person_id: UUID,
                      record: dict[str, Any]) -> bool:
         """Replace the record, under the same data key; False if the person is not here."""

@@ -61,6 +61,13 @@ class IdempotencyKeyReused(Exception):
     pass
 
 
+def _refuse_taken_email(holder: UUID | None, person_id: UUID) -> None:
+    if holder is not None and holder != person_id:
+        raise domain.DomainError("email_already_used", "Cette adresse e-mail est déjà celle "
+                                 "d'une autre personne inscrite : vérifiez-la.", "email",
+                                 status=409)
+
+
 def application_stream(application_id: UUID) -> str:
     return f"application-{application_id}"
 
@@ -264,16 +271,16 @@ class Intake:
             region = (await tx.connection.execute(text(
                 "SELECT region FROM intake.applications WHERE person_id = :p LIMIT 1"),
                 {"p": person_id})).scalar()
-            tx.note_write()
-            existed = await self.vault.erase(tx.connection, person_id)
-            if not existed and region is None:
-                return False
             stream = f"person-{person_id}"
             history = await tx.read_stream(stream)  # may hold contact corrections
             if any(isinstance(e.data, PersonErased) for e in history):
                 return True  # erased before
+            if region is None and not await self.vault.holds(tx.connection, person_id):
+                return False
+            # Appending to an existing stream must be the transaction's first write.
             await tx.append(stream, len(history), [PersonErased(person_id=person_id)],
                             self._metadata(region or self.settings.region, actor))
+            await self.vault.erase(tx.connection, person_id)
         await vacuum(self.store.engine)  # old row versions of the vault go for good
         return True
 
@@ -320,27 +327,26 @@ class Intake:
             if not events:
                 return []
             fields = list(events[0].fields)
-            tx.note_write()
+            kinds = [f"{role}:email" for role in sorted({row.role for row in rows})]
             if "email" in fields:
-                await self._move_email(conn, person_id, {row.role for row in rows},
-                                       str(record.get("email", "")), requested["email"])
-            await self.vault.update(conn, person_id, {**record, **{
-                f: requested[f] for f in fields}})
+                for kind in kinds:  # checked before the append; the claim below settles races
+                    holder = await self.vault.find_by_blind_index(
+                        conn, kind, normalise_email(requested["email"]))
+                    _refuse_taken_email(holder, person_id)
             stream = f"person-{person_id}"
             history = await tx.read_stream(stream)
+            # Appending to an existing stream must be the transaction's first write.
             await tx.append(stream, len(history), events, self._metadata(rows[0].region, actor))
+            if "email" in fields:
+                old, new = normalise_email(str(record.get("email", ""))), normalise_email(
+                    requested["email"])
+                for kind in kinds:
+                    _refuse_taken_email(await self.vault.add_blind_index(
+                        conn, kind, new, person_id), person_id)
+                    await self.vault.remove_blind_index(conn, kind, old, person_id)
+            await self.vault.update(conn, person_id, {**record, **{
+                f: requested[f] for f in fields}})
             return fields
-
-    async def _move_email(self, conn: AsyncConnection, person_id: UUID, roles: set[str],
-                          old: str, new: str) -> None:
-        for role in sorted(roles):
-            kind = f"{role}:email"
-            holder = await self.vault.add_blind_index(conn, kind, normalise_email(new), person_id)
-            if holder is not None:
-                raise domain.DomainError(
-                    "email_already_used", "Cette adresse e-mail est déjà celle d'une autre "
-                    "personne inscrite : vérifiez-la.", "email", status=409)
-            await self.vault.remove_blind_index(conn, kind, normalise_email(old), person_id)
 
     # -- helpers ----------------------------------------------------------------------------
 
