@@ -21,6 +21,7 @@ async def test_after_the_cut_off_the_answer_names_the_next_cohort(settings):
         answer = await client.post("/applications/mentee", json=person())
         assert answer.status_code == 201, answer.text
         assert answer.json()["cohort"] == "2027-03"
+        assert "cohorte qui démarre en mars 2027" in answer.json()["message"]
         [_, routed] = await runtime.store.read_stream(
             f"application-{answer.json()['application_id']}")
         assert routed.data.cohort == "2027-03"  # the routing counted toward that cohort

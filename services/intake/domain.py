@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from events import EventData
 from services.common.errors import DomainError
+from services.intake.vault import normalise_email  # pure: the duplicate check's normaliser
 from events.geography import REGION_OF_DEPARTEMENT, departements_of
 from events.intake import (
     ApplicationReceived,
@@ -459,7 +460,9 @@ CONTACT_FIELDS = ("email", "phone")
 
 def _normalised_contact(field: str, value: str | None) -> str | None:
     # The same normalisation as the duplicate check: "Zoe@Example.org" is no correction.
-    return None if value is None else value.strip().lower() if field == "email" else value.strip()
+    if value is None:
+        return None
+    return normalise_email(value) if field == "email" else value.strip()
 
 
 def correct_contact(person_id: UUID, current: Mapping[str, object],

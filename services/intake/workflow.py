@@ -68,6 +68,16 @@ def _refuse_taken_email(holder: UUID | None, person_id: UUID) -> None:
                                  status=409)
 
 
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre")
+
+
+def _month_label(cohort: str) -> str:
+    """``2027-03`` -> ``mars 2027``."""
+    year, month = cohort.split("-")
+    return f"{_MONTHS[int(month) - 1]} {year}"
+
+
 def application_stream(application_id: UUID) -> str:
     return f"application-{application_id}"
 
@@ -193,8 +203,9 @@ class Intake:
             body["message"] = ("Merci ! Votre région ne participe pas encore au programme : "
                                "votre candidature est gardée en liste d'attente.")
         else:
-            body["message"] = ("Merci ! Votre candidature est enregistrée ; la CRESS de votre "
-                               "région vous contactera pour un entretien.")
+            body["message"] = ("Merci ! Votre candidature est enregistrée pour la cohorte qui "
+                               f"démarre en {_month_label(cohort)} ; la CRESS de votre région "
+                               "vous contactera pour un entretien.")
         return Outcome(201, body)
 
     async def _claim_identity(self, tx: Transaction, role: domain.Role, identity: Identity,
