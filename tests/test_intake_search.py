@@ -4,8 +4,11 @@ analysts, the vault re-encrypted, the lookup keys moved, and an event without pe
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
+from services.intake import domain
 from tests.intake_client import intake_service, token
 from tests.test_intake_api import MENTOR, person
 
@@ -13,6 +16,7 @@ BRE = token("referent", "BRE", "ref-bre-1")
 IDF = token("referent", "IDF", "ref-idf-1")
 ADMIN = token("admin", None, "adm-1")
 ANALYST = token("analyst", None, "ana-1")
+PERSON = UUID(int=7)
 
 
 @pytest.fixture
@@ -178,3 +182,25 @@ async def test_erasure_after_a_correction(intake):
     assert [e.type for e in await runtime.store.read_stream(f"person-{person_id}")] == [
         "ContactDetailsCorrected", "PersonErased"]
     assert (await search(client, email=form["email"])).json() == []
+
+
+# -- the pure rule: which fields really change ------------------------------------------------
+
+CURRENT = {"email": "zoe@example.org", "phone": "+33 6 12 34 56 78", "first_name": "Zoé"}
+
+
+@pytest.mark.parametrize(("requested", "fields"), [
+    ({"email": "zoe.k@example.org"}, ("email",)),
+    ({"phone": "+33 7 00 00 00 00"}, ("phone",)),
+    ({"email": "zoe.k@example.org", "phone": "+33 7 00 00 00 00"}, ("email", "phone")),
+    ({"email": " ZOE@example.org "}, None),  # the same address for the duplicate check
+    ({"email": "zoe@example.org", "phone": "+33 6 12 34 56 78"}, None),
+])
+def test_which_contact_fields_change(requested, fields):
+    events = domain.correct_contact(PERSON, CURRENT, requested, "ref-bre-1")
+    if fields is None:
+        assert events == []  # nothing changes: nothing recorded
+    else:
+        [event] = events
+        assert event.model_dump() == {"person_id": PERSON, "fields": fields,
+                                      "corrected_by": "ref-bre-1"}
