@@ -16,16 +16,15 @@ from zoneinfo import ZoneInfo
 
 from events import EventData
 from services.common.errors import DomainError
-from services.intake.vault import normalise_email  # pure: the duplicate check's normaliser
 from events.geography import REGION_OF_DEPARTEMENT, departements_of
 from events.intake import (
     ApplicationReceived,
-    ContactDetailsCorrected,
     ApplicationRejected,
     ApplicationRouted,
     ApplicationWithdrawn,
     CandidateAdmitted,
     CandidateDeclined,
+    ContactDetailsCorrected,
     InterviewCompleted,
     InterviewScheduled,
     RegionSettingsChanged,
@@ -42,6 +41,7 @@ from events.vocabulary import (
     RoutingBasis,
     WithdrawalReason,
 )
+from services.intake.vault import normalise_email  # pure: the duplicate check's normaliser
 
 MENTEE_MIN_AGE, MENTEE_MAX_AGE = 18, 30
 MENTOR_MIN_YEARS_IN_ESS = 3
