@@ -6,7 +6,7 @@ these events carry the pseudonymous ``person_id`` and coarse attributes only.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -201,3 +201,15 @@ class PersonErased(EventData, service=Service.intake):
     """A person's vault key was destroyed: every read model must drop what it cached about them."""
 
     person_id: UUID
+
+
+ContactField = Literal["email", "phone"]
+
+
+class ContactDetailsCorrected(EventData, service=Service.intake):
+    """Staff corrected a person's contact details in the vault: which fields, by whom. The
+    values themselves stay in the vault."""
+
+    person_id: UUID
+    fields: Annotated[tuple[ContactField, ...], Field(min_length=1), DISTINCT]
+    corrected_by: StaffId

@@ -8,7 +8,7 @@ enum, so it is a schema change: new ``schema_version`` plus upcaster (the snapsh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -52,6 +52,25 @@ def cohort_for(day: date) -> str:
         if day.month < month:
             return f"{day.year}-{month:02d}"
     return f"{day.year + 1}-{COHORT_START_MONTHS[0]:02d}"
+
+
+COHORT_CUT_OFF_DAYS = 14  # default admission cut-off: two weeks before a cohort starts
+
+
+def cohort_start_day(cohort: str) -> date:
+    """``2026-12`` starts on 2026-12-01."""
+    year, month = cohort.split("-")
+    return date(int(year), int(month), 1)
+
+
+def joinable_cohort(day: date) -> str:
+    """The cohort someone applying on ``day`` can still join: the first quarterly start whose
+    default cut-off (start minus 14 days) is on or after ``day`` (``2026-11-17`` -> ``2026-12``,
+    its cut-off day; ``2026-11-18`` -> ``2027-03``)."""
+    cohort = cohort_for(day)
+    if cohort_start_day(cohort) - timedelta(days=COHORT_CUT_OFF_DAYS) >= day:
+        return cohort
+    return cohort_for(cohort_start_day(cohort))
 
 
 # Ids of staff and structures are opaque codes: the pattern keeps e-mails and names out.

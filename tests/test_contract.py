@@ -110,6 +110,7 @@ EXAMPLES: list[EventData] = [
         reason=vocabulary.WithdrawalReason.found_job_or_training,
     ),
     intake.PersonErased(person_id=PERSON),
+    intake.ContactDetailsCorrected(person_id=PERSON, fields=("email",), corrected_by="ref-042"),
     matching.CohortOpened(cohort_id=COHORT, starts_on=date(2025, 9, 1), target_pairs=20,
                           cut_off_on=date(2025, 8, 15)),
     matching.CohortLaunched(cohort_id=COHORT, launched_on=date(2025, 9, 15), pair_count=18),

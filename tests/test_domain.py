@@ -89,14 +89,14 @@ LIFECYCLE = [
      ["ApplicationReceived", "ApplicationRejected"]),
     ([RECEIVED, routed_to()], domain.Submit(RECEIVED, (), domain.RoutingDecision(
         "BRE", RoutingBasis.departement, ("BRE",)), "2026-03"), "already_submitted"),
-    ([RECEIVED, routed_to()], domain.ScheduleInterview(INTERVIEW, WHEN, "remote", "ref-1"),
+    ([RECEIVED, routed_to()], domain.ScheduleInterview(INTERVIEW, WHEN, "remote", "ref-1", WHEN),
      ["InterviewScheduled"]),
     ([RECEIVED, routed_to()], domain.Admit("ref-1"), "invalid_transition"),  # no interview yet
-    ([RECEIVED, routed_to(), SCHEDULED], domain.CompleteInterview(INTERVIEW, "favourable", "ref-1"),
+    ([RECEIVED, routed_to(), SCHEDULED], domain.CompleteInterview(INTERVIEW, "favourable", "ref-1", WHEN),
      ["InterviewCompleted"]),
     ([RECEIVED, routed_to(), SCHEDULED, completed()],
-     domain.CompleteInterview(INTERVIEW, "favourable", "ref-1"), "interview_already_completed"),
-    ([RECEIVED, routed_to(), SCHEDULED], domain.CompleteInterview(uuid4(), "favourable", "ref-1"),
+     domain.CompleteInterview(INTERVIEW, "favourable", "ref-1", WHEN), "interview_already_completed"),
+    ([RECEIVED, routed_to(), SCHEDULED], domain.CompleteInterview(uuid4(), "favourable", "ref-1", WHEN),
      "interview_not_found"),
     ([RECEIVED, routed_to(), SCHEDULED, completed()], domain.Admit("ref-1"), ["CandidateAdmitted"]),
     ([RECEIVED, routed_to(), SCHEDULED, completed("unfavourable")], domain.Admit("ref-1"),
@@ -117,7 +117,7 @@ LIFECYCLE = [
      domain.Reroute("BRE", None, "2026-03", SETTINGS), ["ApplicationRouted"]),
     ([RECEIVED, routed_to(), ApplicationWithdrawn(application_id=APPLICATION, person_id=PERSON,
                                                   role="mentee", reason="other")],
-     domain.ScheduleInterview(INTERVIEW, WHEN, "remote", "ref-1"), "invalid_transition"),
+     domain.ScheduleInterview(INTERVIEW, WHEN, "remote", "ref-1", WHEN), "invalid_transition"),
 ]
 
 

@@ -153,7 +153,7 @@ JOURNEY_TABLE = [
      ["OutcomeRecorded"]),
     ("six-month survey answered", [PLANNED, ENDED_EARLY], domain.AnswerQuestionnaire(
         uuid4(), QuestionnaireKind.post_programme, Answers(Respondent.mentee, MENTEE_ANSWERS, 1),
-        TODAY), ["QuestionnaireAnswered"]),
+        date(2026, 12, 1)), ["QuestionnaireAnswered"]),
     ("annual survey of a mentor", [PLANNED], domain.AnswerQuestionnaire(
         uuid4(), QuestionnaireKind.annual, Answers(Respondent.mentor, {
             ImpactIndicator.satisfaction: 4, ImpactIndicator.would_recommend: 5}, 1), TODAY),

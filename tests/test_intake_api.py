@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -263,6 +264,7 @@ async def test_from_application_to_admitted_candidate(intake):
     assert booked.status_code == 201, booked.text
     interview_id = booked.json()["interview_id"]
     assert booked.json()["application"]["status"] == "interview_scheduled"
+    runtime.clock.advance(timedelta(days=8))  # the interview has taken place
     done = await client.post(f"/staff/applications/{application_id}/interviews/{interview_id}/outcome",
                              headers=referent, json={"outcome": "favourable"})
     assert done.json()["status"] == "interviewed"

@@ -126,8 +126,11 @@ def test_an_application_travels_from_intake_to_the_cohort_report(stack):
     referent = {"Authorization": "Bearer " + cli(data_dir, "token", "--role", "referent",
                                                  "--region", "BRE", "--subject", "ref-bre-1")}
     application_id = first.json()["application_id"]
+    # Interviewed as soon as they applied: an opinion cannot precede the interview.
+    detail = httpx.get(f"{intake}/staff/applications/{application_id}", headers=referent).json()
     booked = httpx.post(f"{intake}/staff/applications/{application_id}/interviews",
-                        json={"scheduled_at": "2026-12-01T10:00:00+01:00"}, headers=referent)
+                        json={"scheduled_at": detail["application"]["submitted_at"]},
+                        headers=referent)
     assert booked.status_code == 201, booked.text
     interview = booked.json()["interview_id"]
     assert httpx.post(f"{intake}/staff/applications/{application_id}/interviews/{interview}/outcome",

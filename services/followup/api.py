@@ -304,9 +304,10 @@ class OutcomeRequest(_Body):
              summary="Situation du ou de la mentoré·e (fin de parcours, puis six mois après)")
 async def record_outcome(pair_id: UUID, body: OutcomeRequest, request: Request,
                          principal: Acting) -> dict[str, Any]:
-    today = _followup(request).today()
+    followup = _followup(request)
+    today, months = followup.today(), followup.durations.post_programme_months
     events = await _act(request, principal, pair_id, lambda _: domain.RecordOutcome(
-        body.moment, body.situation, body.satisfaction, today))
+        body.moment, body.situation, body.satisfaction, today, months))
     return {"pair_id": pair_id, "events": events}
 
 
@@ -319,9 +320,10 @@ class PairQuestionnaireRequest(QuestionnaireAnswers):
 async def answer_for_pair(pair_id: UUID, body: PairQuestionnaireRequest, request: Request,
                           principal: Acting) -> dict[str, Any]:
     response_id = uuid4()
-    today = _followup(request).today()
+    followup = _followup(request)
+    today, months = followup.today(), followup.durations.post_programme_months
     await _act(request, principal, pair_id, lambda _: domain.AnswerQuestionnaire(
-        response_id, body.kind, body.to_domain(), today))
+        response_id, body.kind, body.to_domain(), today, months))
     return {"response_id": response_id}
 
 

@@ -54,6 +54,11 @@ from services.followup.questionnaire import check_answers
 
 PARIS = ZoneInfo("Europe/Paris")
 REMINDER_HOUR = time(9, 0)  # reminders and review timers fire at 09:00, Paris time
+# A pair formed before its cohort starts may meet during the weeks before: the cut-off is two
+# weeks before the start, proposals are confirmed around it.
+PRE_START_MEETINGS = timedelta(days=31)
+# Reviews and networking events are booked at most this far ahead: a later date is a typo.
+BOOKING_HORIZON = timedelta(days=550)
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,7 @@ class RecordOutcome:
     situation: OutcomeSituation
     satisfaction: int | None
     today: date
+    post_programme_months: int = Durations.post_programme_months
 
 
 @dataclass(frozen=True)
@@ -282,6 +288,7 @@ class AnswerQuestionnaire:
     kind: QuestionnaireKind  # post_programme here; the annual one may have no pair
     answers: Answers
     today: date
+    post_programme_months: int = Durations.post_programme_months
 
 
 @dataclass(frozen=True)
@@ -317,6 +324,49 @@ def _not_future(day: date, today: date, field: str) -> None:
                             field=field, status=422)
 
 
+def _paris_day(instant: datetime) -> date:
+    return instant.astimezone(PARIS).date()
+
+
+def earliest_meeting_on(planned: FollowUpPlanned) -> date:
+    """The first day the pair can have met. A journey starting after its cohort's start began
+    the day the pair formed (a late pair, a rematch); one starting with its cohort may have
+    formed in the weeks before."""
+    if planned.starts_on > cohort_start(planned.cohort_id):
+        return planned.starts_on
+    return planned.starts_on - PRE_START_MEETINGS
+
+
+def _not_before_pair(day: date, planned: FollowUpPlanned, field: str) -> None:
+    earliest = earliest_meeting_on(planned)
+    if day < earliest:
+        raise FollowupError("before_journey", "Cette date précède la formation du binôme "
+                            f"(au plus tôt le {earliest:%d/%m/%Y}).", field=field, status=422)
+
+
+def _not_before_start(day: date, planned: FollowUpPlanned, field: str) -> None:
+    """A review looks back on the journey: none before the journey has started."""
+    if day < planned.starts_on:
+        raise FollowupError("review_before_start", "Un bilan ne peut pas précéder le début du "
+                            f"parcours du binôme ({planned.starts_on:%d/%m/%Y}).", field=field,
+                            status=422)
+
+
+def _within_horizon(instant: datetime, now: datetime, field: str) -> None:
+    if instant > now + BOOKING_HORIZON:
+        raise FollowupError("date_too_far", "La date est trop lointaine (plus de 18 mois) : "
+                            "vérifiez-la.", field=field, status=422)
+
+
+def _after_programme(ended: FollowUpEnded, today: date, months: int, code: str, what: str,
+                     field: str) -> None:
+    """What is asked six months after the end cannot be answered before then."""
+    due_on = add_months(ended.ended_on, months)
+    if today < due_on:
+        raise FollowupError(code, f"{what} se renseigne six mois après la fin du parcours, à "
+                            f"partir du {due_on:%d/%m/%Y}.", field=field, status=422)
+
+
 @singledispatch
 def decide(command: object, state: Journey) -> list[EventData]:
     raise TypeError(f"unknown command {command!r}")
@@ -348,9 +398,7 @@ def _(command: AssignReferent, state: Journey) -> list[EventData]:
 def _(command: LogSession, state: Journey) -> list[EventData]:
     planned = _active(state)
     _not_future(command.held_on, command.today, "held_on")
-    if command.held_on < planned.starts_on - timedelta(days=31):
-        raise FollowupError("before_journey", "Cette séance est antérieure au début du binôme.",
-                            field="held_on", status=422)
+    _not_before_pair(command.held_on, planned, "held_on")
     return [SessionLogged(
         session_id=command.session_id, pair_id=planned.pair_id, held_on=command.held_on,
         duration_minutes=command.duration_minutes, format=command.format, theme=command.theme,
@@ -366,6 +414,8 @@ def _(command: ScheduleReview, state: Journey) -> list[EventData]:
     if command.scheduled_at < command.now:
         raise FollowupError("date_in_past", "Le rendez-vous doit être dans le futur.",
                             field="scheduled_at", status=422)
+    _not_before_start(_paris_day(command.scheduled_at), planned, "scheduled_at")
+    _within_horizon(command.scheduled_at, command.now, "scheduled_at")
     return [ReviewScheduled(pair_id=planned.pair_id, kind=command.kind,
                             scheduled_at=command.scheduled_at, format=command.format,
                             referent_id=command.referent_id)]
@@ -375,13 +425,19 @@ def _(command: ScheduleReview, state: Journey) -> list[EventData]:
 def _(command: CompleteReview, state: Journey) -> list[EventData]:
     planned = _active(state)
     _not_future(command.held_on, command.today, "held_on")
+    _not_before_start(command.held_on, planned, "held_on")
     kind = command.kind
     if state.reviews[kind].completed is not None:
         raise FollowupError("review_already_completed", "Ce bilan a déjà été enregistré.",
                             field="kind")
-    if kind is ReviewKind.final and state.reviews[ReviewKind.intermediate].completed is None:
+    intermediate = state.reviews[ReviewKind.intermediate].completed
+    if kind is ReviewKind.final and intermediate is None:
         raise FollowupError("intermediate_review_missing", "Enregistrez d'abord le bilan "
                             "intermédiaire (même s'il n'a pas pu avoir lieu).", field="kind")
+    if kind is ReviewKind.final and command.held_on < intermediate.held_on:
+        raise FollowupError("review_before_intermediate", "Le bilan final ne peut pas précéder "
+                            f"le bilan intermédiaire ({intermediate.held_on:%d/%m/%Y}).",
+                            field="held_on", status=422)
     if command.held != (command.assessment is not None):
         raise FollowupError("assessment_iff_held", "Une appréciation est requise quand le bilan "
                             "a eu lieu, et seulement alors.", field="assessment", status=422)
@@ -422,9 +478,7 @@ def _ended(planned: FollowUpPlanned, on: date, reason: EarlyEndingReason | None,
 def _(command: EndEarly, state: Journey) -> list[EventData]:
     planned = _active(state)
     _not_future(command.ended_on, command.today, "ended_on")
-    if command.ended_on < planned.starts_on - timedelta(days=31):
-        raise FollowupError("before_journey", "La date de fin précède le début du binôme.",
-                            field="ended_on", status=422)
+    _not_before_pair(command.ended_on, planned, "ended_on")
     return [_ended(planned, command.ended_on, command.reason, command.ended_by)]
 
 
@@ -446,6 +500,9 @@ def _(command: RecordOutcome, state: Journey) -> list[EventData]:
     if command.moment in state.outcomes:
         raise FollowupError("outcome_already_recorded", "Cette situation a déjà été "
                             "renseignée.", field="moment")
+    if command.moment is OutcomeMoment.six_months_after:
+        _after_programme(state.ended, command.today, command.post_programme_months,
+                         "outcome_too_early", "La situation à six mois", "moment")
     return [OutcomeRecorded(person_id=planned.mentee_id, pair_id=planned.pair_id,
                             moment=command.moment, situation=command.situation,
                             satisfaction=command.satisfaction)]
@@ -464,6 +521,9 @@ def _(command: AnswerQuestionnaire, state: Journey) -> list[EventData]:
     if (command.kind, respondent) in state.answered and command.kind is not QuestionnaireKind.annual:
         raise FollowupError("questionnaire_already_answered", "Ce questionnaire a déjà été "
                             "rempli.", field="kind")
+    if command.kind is QuestionnaireKind.post_programme:
+        _after_programme(state.ended, command.today, command.post_programme_months,
+                         "questionnaire_too_early", "Le questionnaire à six mois", "kind")
     check_answers(command.kind, respondent, command.answers.version, command.answers.answers)
     return [QuestionnaireAnswered(
         response_id=command.response_id, respondent=respondent,
@@ -652,6 +712,7 @@ def _(command: ScheduleNetworkingEvent, state: NetworkingEvent) -> list[EventDat
     if command.starts_at < command.now:
         raise FollowupError("date_in_past", "L'événement doit avoir lieu dans le futur.",
                             field="starts_at", status=422)
+    _within_horizon(command.starts_at, command.now, "starts_at")
     if command.format is not MeetingFormat.remote and command.departement is None:
         raise FollowupError("place_required", "Indiquez le département du lieu (ou un "
                             "événement à distance).", field="departement", status=422)

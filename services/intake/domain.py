@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import singledispatch
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from events import EventData
 from services.common.errors import DomainError
@@ -23,6 +24,7 @@ from events.intake import (
     ApplicationWithdrawn,
     CandidateAdmitted,
     CandidateDeclined,
+    ContactDetailsCorrected,
     InterviewCompleted,
     InterviewScheduled,
     RegionSettingsChanged,
@@ -39,9 +41,13 @@ from events.vocabulary import (
     RoutingBasis,
     WithdrawalReason,
 )
+from services.intake.vault import normalise_email  # pure: the duplicate check's normaliser
 
 MENTEE_MIN_AGE, MENTEE_MAX_AGE = 18, 30
 MENTOR_MIN_YEARS_IN_ESS = 3
+PARIS = ZoneInfo("Europe/Paris")
+# An interview booked further ahead than this is a typo (2062 for 2026), not a plan.
+INTERVIEW_HORIZON = timedelta(days=365)
 
 
 # -- eligibility -----------------------------------------------------------------------------
@@ -187,6 +193,7 @@ FINAL = {Status.rejected, Status.declined, Status.withdrawn}
 class Interview:
     interview_id: UUID
     kind: InterviewKind
+    scheduled_at: datetime
     outcome: InterviewOutcome | None = None
 
 
@@ -196,6 +203,7 @@ class Application:
     profile: ApplicationReceived | None = None
     region: str | None = None
     interviews: tuple[Interview, ...] = ()
+    submitted_at: datetime | None = None  # from the stream's first envelope (the shell sets it)
 
     def interview(self, interview_id: UUID) -> Interview | None:
         return next((i for i in self.interviews if i.interview_id == interview_id), None)
@@ -215,6 +223,7 @@ class ScheduleInterview:
     scheduled_at: datetime
     format: MeetingFormat
     referent_id: str
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,7 @@ class CompleteInterview:
     interview_id: UUID
     outcome: InterviewOutcome
     referent_id: str
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -282,10 +292,28 @@ def _(command: Submit, state: Application) -> list[EventData]:
         candidate_regions=routing.candidates, cohort=command.cohort, rerouting_reason=None)]
 
 
+def _paris_day(instant: datetime) -> date:
+    return instant.astimezone(PARIS).date()
+
+
+def _check_interview_date(scheduled_at: datetime, submitted_at: datetime | None,
+                          now: datetime) -> None:
+    """An interview happens after the application (it may be booked after the fact, but not
+    before the person applied) and within a year from now."""
+    if submitted_at is not None and _paris_day(scheduled_at) < _paris_day(submitted_at):
+        raise DomainError("interview_before_application", "L'entretien ne peut pas précéder "
+                          f"la candidature (reçue le {_paris_day(submitted_at):%d/%m/%Y}).",
+                          "scheduled_at", status=422)
+    if scheduled_at > now + INTERVIEW_HORIZON:
+        raise DomainError("date_too_far", "L'entretien doit avoir lieu dans l'année qui vient : "
+                          "vérifiez la date.", "scheduled_at", status=422)
+
+
 @decide.register
 def _(command: ScheduleInterview, state: Application) -> list[EventData]:
     profile = _require_status(state, {Status.routed, Status.interview_scheduled,
                                       Status.interviewed}, "programmer un entretien")
+    _check_interview_date(command.scheduled_at, state.submitted_at, command.now)
     kind = InterviewKind.motivation if profile.role is Role.mentee else InterviewKind.individual
     return [InterviewScheduled(
         interview_id=command.interview_id, application_id=profile.application_id,
@@ -304,6 +332,10 @@ def _(command: CompleteInterview, state: Application) -> list[EventData]:
     if interview.outcome is not None:
         raise _refuse("interview_already_completed",
                       "Le résultat de cet entretien est déjà enregistré.")
+    if command.now < interview.scheduled_at:
+        raise DomainError("outcome_before_interview", "L'avis se donne après l'entretien, prévu "
+                          f"le {interview.scheduled_at.astimezone(PARIS):%d/%m/%Y à %H:%M}.",
+                          "outcome", status=422)
     return [InterviewCompleted(
         interview_id=interview.interview_id, application_id=profile.application_id,
         person_id=profile.person_id, kind=interview.kind, referent_id=command.referent_id,
@@ -386,7 +418,8 @@ def _(event: ApplicationRouted, state: Application) -> Application:
 
 @evolve.register
 def _(event: InterviewScheduled, state: Application) -> Application:
-    interviews = (*state.interviews, Interview(event.interview_id, event.kind))
+    interviews = (*state.interviews, Interview(event.interview_id, event.kind,
+                                               event.scheduled_at))
     status = Status.interviewed if state.status is Status.interviewed else Status.interview_scheduled
     return replace(state, status=status, interviews=interviews)
 
@@ -413,8 +446,32 @@ def _(event: ApplicationWithdrawn, state: Application) -> Application:
     return replace(state, status=Status.withdrawn)
 
 
-def replay(events: Sequence[EventData]) -> Application:
+def replay(events: Sequence[EventData], submitted_at: datetime | None = None) -> Application:
     state = Application()
     for event in events:
         state = evolve(event, state)
-    return state
+    return replace(state, submitted_at=submitted_at)
+
+
+# -- a person's contact details ---------------------------------------------------------------
+
+CONTACT_FIELDS = ("email", "phone")
+
+
+def _normalised_contact(field: str, value: str | None) -> str | None:
+    # The same normalisation as the duplicate check: "Zoe@Example.org" is no correction.
+    if value is None:
+        return None
+    return normalise_email(value) if field == "email" else value.strip()
+
+
+def correct_contact(person_id: UUID, current: Mapping[str, object],
+                    requested: Mapping[str, str], corrected_by: str) -> list[EventData]:
+    """Which contact fields really change (none: nothing is recorded). The event names the
+    fields only: the values stay in the vault."""
+    changed = tuple(f for f in CONTACT_FIELDS if f in requested and _normalised_contact(
+        f, requested[f]) != _normalised_contact(f, current.get(f)))  # type: ignore[arg-type]
+    if not changed:
+        return []
+    return [ContactDetailsCorrected(person_id=person_id, fields=changed,
+                                    corrected_by=corrected_by)]

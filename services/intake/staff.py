@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import text
 
 from events.base import RegionCode
@@ -27,6 +27,7 @@ from events.vocabulary import (
     Role,
     WithdrawalReason,
 )
+from services.common.api import french_error
 from services.common.auth import (
     Principal,
     StaffRole,
@@ -39,6 +40,7 @@ from services.common.errors import DomainError
 from services.common.runtime import runtime_of
 from services.intake import domain
 from services.intake.domain import STATUS_LABELS, Status
+from services.intake.api import EmailStr, Name, Phone
 from services.intake.workflow import Intake
 
 router = APIRouter(prefix="/staff", tags=["back-office"])
@@ -157,8 +159,9 @@ class InterviewBooked(BaseModel):
 async def schedule_interview(application_id: UUID, body: InterviewRequest, request: Request,
                              principal: Acting) -> InterviewBooked:
     interview_id = uuid4()
+    now = _intake(request).clock.now()
     row = await _act(request, principal, application_id, lambda s, _: domain.ScheduleInterview(
-        interview_id, body.scheduled_at, body.format, principal.subject))
+        interview_id, body.scheduled_at, body.format, principal.subject, now))
     return InterviewBooked(interview_id=interview_id, application=row)
 
 
@@ -170,8 +173,9 @@ class InterviewResult(_Body):
              summary="Enregistrer l'avis après l'entretien")
 async def record_interview(application_id: UUID, interview_id: UUID, body: InterviewResult,
                            request: Request, principal: Acting) -> ApplicationRow:
+    now = _intake(request).clock.now()
     return await _act(request, principal, application_id, lambda s, _: domain.CompleteInterview(
-        interview_id, body.outcome, principal.subject))
+        interview_id, body.outcome, principal.subject, now))
 
 
 @router.post("/applications/{application_id}/admit", summary="Admettre la personne")
@@ -272,6 +276,67 @@ async def erase_person(person_id: UUID, request: Request, principal: Admin) -> d
         raise DomainError("person_not_found", "Personne introuvable (déjà effacée ?).")
     return {"person_id": str(person_id), "erased": True,
             "message": "Les données personnelles ont été détruites ; PersonErased est publié."}
+
+
+Searching = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin))]
+
+
+@router.get("/persons", summary="Retrouver une personne : par e-mail, ou par nom, prénom et "
+            "date de naissance (référent·es et admins)")
+async def find_persons(
+    request: Request, principal: Searching,
+    email: Annotated[EmailStr | None, Query(description="e-mail exact")] = None,
+    last_name: Annotated[Name | None, Query()] = None,
+    first_name: Annotated[Name | None, Query()] = None,
+    birth_date: Annotated[date | None, Query()] = None,
+) -> list[ApplicationRow]:
+    """Reveals who applied, so never to analysts; a regional token sees only the applications
+    of its region (403 when the person is known elsewhere only)."""
+    named = [v is not None for v in (last_name, first_name, birth_date)]
+    if (email is not None and any(named)) or (email is None and not all(named)):
+        raise DomainError("search_criteria", "Indiquez soit l'e-mail, soit le nom, le prénom "
+                          "et la date de naissance.", "email", status=422)
+    intake = _intake(request)
+    if email is not None:
+        rows = await intake.find_persons(email=email)
+    else:
+        rows = await intake.find_persons(identity=(first_name, last_name, birth_date))
+    allowed = visible_regions(principal)
+    visible = [r for r in rows if allowed is None or r.region in allowed]
+    if rows and not visible:
+        require_region(principal, rows[0].region)
+    return [_row(r) for r in visible]
+
+
+class ContactCorrection(_Body):
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ContactCorrection:
+        if self.email is None and self.phone is None:
+            raise french_error("nothing_to_correct", "Indiquez l'e-mail ou le téléphone à "
+                               "corriger.")
+        return self
+
+
+class ContactCorrected(BaseModel):
+    person_id: UUID
+    corrected: list[str]
+    message: str
+
+
+@router.put("/persons/{person_id}/contact", summary="Corriger l'e-mail ou le téléphone d'une "
+            "personne (référent·es et admins)")
+async def correct_contact(person_id: UUID, body: ContactCorrection, request: Request,
+                          principal: Acting) -> ContactCorrected:
+    requested = body.model_dump(exclude_none=True)
+    fields = await _intake(request).correct_contact(
+        person_id, requested, principal.subject, check=lambda region: require_region(
+            principal, region))
+    message = ("Coordonnées corrigées." if fields else
+               "Aucun changement : ces coordonnées sont déjà enregistrées.")
+    return ContactCorrected(person_id=person_id, corrected=fields, message=message)
 
 
 ServiceCall = Annotated[Principal, Depends(staff(StaffRole.service))]

@@ -171,6 +171,10 @@ class Vault:
         return self._open(person_id, self._unwrap_key(person_id, row.wrapped_key),
                           row.ciphertext)
 
+    async def holds(self, conn: AsyncConnection, person_id: UUID) -> bool:
+        return (await conn.execute(text("SELECT 1 FROM intake.vault WHERE person_id = :p"),
+                                   {"p": person_id})).first() is not None
+
     async def update(self, conn: AsyncConnection, person_id: UUID,
                      record: dict[str, Any]) -> bool:
         """Replace the record, under the same data key; False if the person is not here."""
@@ -230,6 +234,13 @@ class Vault:
             holder = await self._holder(conn, digest)
             if holder is not None:  # else the holder was erased meanwhile: claim it again
                 return None if holder == person_id else holder
+
+    async def remove_blind_index(self, conn: AsyncConnection, kind: str, value: str,
+                                 person_id: UUID) -> None:
+        """Release ``value`` when the person's contact changes (only if they hold it)."""
+        await conn.execute(
+            text("DELETE FROM intake.blind_index WHERE digest = :d AND person_id = :p"),
+            {"d": self.blind_index(kind, value), "p": person_id})
 
     async def find_by_blind_index(self, conn: AsyncConnection, kind: str,
                                   value: str) -> UUID | None:

@@ -19,8 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import Metadata
 from events.geography import REGION_OF_DEPARTEMENT
-from events.intake import ApplicationReceived, PersonErased, RegionSettingsChanged
-from events.vocabulary import cohort_for
+from events.intake import (
+    ApplicationReceived,
+    ContactDetailsCorrected,
+    PersonErased,
+    RegionSettingsChanged,
+)
+from events.vocabulary import joinable_cohort
 from services.common.observability import current_correlation_id
 from services.common.clock import Clock
 from services.common.settings import Settings
@@ -56,6 +61,23 @@ class IdempotencyKeyReused(Exception):
     pass
 
 
+def _refuse_taken_email(holder: UUID | None, person_id: UUID) -> None:
+    if holder is not None and holder != person_id:
+        raise domain.DomainError("email_already_used", "Cette adresse e-mail est déjà celle "
+                                 "d'une autre personne inscrite : vérifiez-la.", "email",
+                                 status=409)
+
+
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre")
+
+
+def _month_label(cohort: str) -> str:
+    """``2027-03`` -> ``mars 2027``."""
+    year, month = cohort.split("-")
+    return f"{_MONTHS[int(month) - 1]} {year}"
+
+
 def application_stream(application_id: UUID) -> str:
     return f"application-{application_id}"
 
@@ -68,7 +90,9 @@ class Intake:
         self.clock = clock
 
     def current_cohort(self) -> str:
-        return cohort_for(self.clock.now().date())
+        """The cohort applicants can still join today: its objectives steer routing, and
+        it is the one an application is for."""
+        return joinable_cohort(self.clock.now().astimezone(domain.PARIS).date())
 
     # -- region settings --------------------------------------------------------------------
 
@@ -179,8 +203,9 @@ class Intake:
             body["message"] = ("Merci ! Votre région ne participe pas encore au programme : "
                                "votre candidature est gardée en liste d'attente.")
         else:
-            body["message"] = ("Merci ! Votre candidature est enregistrée ; la CRESS de votre "
-                               "région vous contactera pour un entretien.")
+            body["message"] = ("Merci ! Votre candidature est enregistrée pour la cohorte qui "
+                               f"démarre en {_month_label(cohort)} ; la CRESS de votre région "
+                               "vous contactera pour un entretien.")
         return Outcome(201, body)
 
     async def _claim_identity(self, tx: Transaction, role: domain.Role, identity: Identity,
@@ -237,11 +262,13 @@ class Intake:
                                          "l'identifiant.")
             if check is not None:
                 check(row)
-            history = [e.data for e in await tx.read_stream(stream)]
-            state = domain.replay(history)
+            envelopes = await tx.read_stream(stream)
+            history = [e.data for e in envelopes]
+            submitted_at = envelopes[0].occurred_at if envelopes else None
+            state = domain.replay(history, submitted_at)
             settings = await self.region_settings(tx.connection)
             events = domain.decide(command(state, settings), state)
-            new_state = domain.replay([*history, *events])
+            new_state = domain.replay([*history, *events], submitted_at)
             await tx.append(stream, len(history), events,
                             self._metadata(new_state.region or row.region, actor))
             await self._save_row(tx.connection, new_state, row.cohort, row.submitted_at)
@@ -260,22 +287,85 @@ class Intake:
                 {"p": person_id})).scalars())
             region = regions[0] if regions else None
             if check is not None:
-                in_vault = (await tx.connection.execute(text(
-                    "SELECT 1 FROM intake.vault WHERE person_id = :p"), {"p": person_id})).first()
-                if not regions and in_vault is None:
+                if not regions and not await self.vault.holds(tx.connection, person_id):
                     return False  # unknown: a 404 to everyone, whatever their region
                 check(set(regions))
-            tx.note_write()
-            existed = await self.vault.erase(tx.connection, person_id)
-            if not existed and region is None:
-                return False
             stream = f"person-{person_id}"
-            if await tx.read_stream(stream):
+            history = await tx.read_stream(stream)  # may hold contact corrections
+            if any(isinstance(e.data, PersonErased) for e in history):
                 return True  # erased before
-            await tx.append(stream, 0, [PersonErased(person_id=person_id)],
+            if region is None and not await self.vault.holds(tx.connection, person_id):
+                return False
+            # Appending to an existing stream must be the transaction's first write.
+            await tx.append(stream, len(history), [PersonErased(person_id=person_id)],
                             self._metadata(region or self.settings.region, actor))
+            await self.vault.erase(tx.connection, person_id)
         await vacuum(self.store.engine)  # old row versions of the vault go for good
         return True
+
+    # -- finding a person and correcting their contact details --------------------------------
+
+    async def find_persons(self, *, email: str | None = None,
+                           identity: tuple[str, str, Any] | None = None) -> list[Any]:
+        """The applications of whoever holds this e-mail, or this name and birth date, through
+        the blind indexes (normalised like the duplicate check)."""
+        if email is not None:
+            lookups = [(f"{role.value}:email", normalise_email(email)) for role in domain.Role]
+        else:
+            assert identity is not None
+            lookups = [(f"{role.value}:identity", identity_key(*identity))
+                       for role in domain.Role]
+        async with self.store.engine.connect() as conn:
+            holders = [await self.vault.find_by_blind_index(conn, kind, value)
+                       for kind, value in lookups]
+            persons = [p for p in holders if p is not None]
+            if not persons:
+                return []
+            return list(await conn.execute(text(
+                "SELECT application_id, person_id, role, status, region, channel, cohort, "
+                "departement, submitted_at, updated_at FROM intake.applications "
+                "WHERE person_id = ANY(:persons) ORDER BY submitted_at"), {"persons": persons}))
+
+    async def correct_contact(self, person_id: UUID, requested: dict[str, str], actor: str,
+                              check: Callable[[str], None]) -> list[str]:
+        """Re-encrypt the person's record with the corrected contact and move their e-mail
+        lookup key, in one transaction with ``ContactDetailsCorrected``. ``check`` vets the
+        region of each of their applications. Returns the fields that changed."""
+        async with self.store.transaction() as tx:
+            conn = tx.connection
+            rows = (await conn.execute(text(
+                "SELECT role, region FROM intake.applications WHERE person_id = :p"),
+                {"p": person_id})).all()
+            record = await self.vault.get(conn, person_id) if rows else None
+            if record is None:
+                raise domain.DomainError("person_not_found", "Personne introuvable (ou "
+                                         "effacée) : vérifiez l'identifiant.", "person_id")
+            for row in rows:
+                check(row.region)
+            events = domain.correct_contact(person_id, record, requested, actor)
+            if not events:
+                return []
+            fields = list(events[0].fields)
+            kinds = [f"{role}:email" for role in sorted({row.role for row in rows})]
+            if "email" in fields:
+                for kind in kinds:  # checked before the append; the claim below settles races
+                    holder = await self.vault.find_by_blind_index(
+                        conn, kind, normalise_email(requested["email"]))
+                    _refuse_taken_email(holder, person_id)
+            stream = f"person-{person_id}"
+            history = await tx.read_stream(stream)
+            # Appending to an existing stream must be the transaction's first write.
+            await tx.append(stream, len(history), events, self._metadata(rows[0].region, actor))
+            if "email" in fields:
+                old, new = normalise_email(str(record.get("email", ""))), normalise_email(
+                    requested["email"])
+                for kind in kinds:
+                    _refuse_taken_email(await self.vault.add_blind_index(
+                        conn, kind, new, person_id), person_id)
+                    await self.vault.remove_blind_index(conn, kind, old, person_id)
+            await self.vault.update(conn, person_id, {**record, **{
+                f: requested[f] for f in fields}})
+            return fields
 
     # -- helpers ----------------------------------------------------------------------------
 
