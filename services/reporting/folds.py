@@ -159,8 +159,6 @@ def _later(a: str | None, b: str) -> str:
 
 
 # --- handlers: (view, event, data) -> None ------------------------------------------------------
-
-
 # --- the funnel: where a person is counted ------------------------------------------------------
 #
 # A person's funnel counts live in exactly one row, the one of their current place (see
@@ -171,7 +169,6 @@ def _later(a: str | None, b: str) -> str:
 # people: they stay in the rows where the moves happened.
 
 _REASONS = ("rejection_reasons", "early_ending_reasons", "left_reasons")
-_FLOWS = ("rerouted_out", "rerouted_in")
 
 
 def _place_of(person: Row) -> tuple[str, str]:
