@@ -1,5 +1,6 @@
 """The reporting commands as an analyst runs them: report cohorts (now and --as-of),
-replay (from the archive and from JetStream), export (Parquet and CSV) after an erasure."""
+replay (from the archive and from JetStream), export (Parquet and CSV) after an erasure
+without the erased ids anywhere."""
 
 from __future__ import annotations
 
@@ -8,18 +9,25 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from uuid import uuid4
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from events.intake import ApplicationReceived
 from tests.conftest import eventually
 from tests.reporting_history import (
     EXPECTED_TOTALS,
     MENTEE_A,
     T1,
     T3,
+    admitted,
+    at,
     envelope,
     erased,
+    pair_formed,
+    profile,
+    received,
     scripted_history,
 )
 from tests.services_client import running
@@ -93,3 +101,39 @@ async def test_report_replay_and_export_from_the_command_line(settings, nats_url
         assert [j["mentee_id"] for j in journeys] == [None]  # erased since, so never exported
         assert pq.read_table(back_in_time / "events.parquet").num_rows == len(history)
         assert success(settings, "replay").returncode == 0
+
+
+async def test_no_export_shows_an_erased_mentor_anywhere(settings, nats_url, clock, tmp_path):
+    """A mentor who formed a pair, then erased: their id (and their application's) is in no
+    cell of any export, now or as of before the erasure — not even in a stream name."""
+    mentor, mentee, pair, application = uuid4(), uuid4(), uuid4(), uuid4()
+    paired_at, erased_at = at("2025-09-01"), at("2025-10-01")
+    history = [
+        envelope(ApplicationReceived(**profile(mentor, "mentor", application=application),
+                                     consent_given=True), when=at("2025-07-02"),
+                 stream=f"application-{application}"),
+        envelope(admitted(mentor, role="mentor"), when=at("2025-07-20"),
+                 stream=f"application-{application}"),
+        envelope(received(mentee), when=at("2025-07-03")),
+        envelope(pair_formed(pair, mentee, mentor), when=paired_at, stream=f"mentor-{mentor}"),
+        envelope(erased(mentor), when=erased_at, stream=f"person-{mentor}"),
+    ]
+    clock.set(erased_at + timedelta(days=1))
+    secrets = (str(mentor), str(application))
+    async with running(settings, "reporting", clock=clock) as svc:
+        _, runtime = svc["reporting"]
+        await publish(nats_url, history)
+        await eventually(lambda: _equals(archived(runtime), len(history)))
+        for fmt in ("parquet", "csv"):
+            for label, extra in (("now", ()), ("past", ("--as-of", paired_at.isoformat()))):
+                out = tmp_path / f"{fmt}-{label}"
+                done = success(settings, "export", "--format", fmt, "--out", str(out), *extra)
+                assert done.returncode == 0, done.stderr
+                read = pq.read_table if fmt == "parquet" else pacsv.read_csv
+                streams = set(read(out / f"events.{fmt}").column("stream").to_pylist())
+                assert {"application-erased", "mentor-erased"} <= streams
+                assert ("person-erased" in streams) == (label == "now")
+                for path in out.iterdir():
+                    for row in read(path).to_pylist():
+                        for column, cell in row.items():
+                            assert not any(s in str(cell) for s in secrets), (path, column, cell)

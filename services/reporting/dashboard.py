@@ -52,8 +52,12 @@ STAGES = [("applications_mentees", "Candidatures de jeunes"),
           ("paired", "Mis·es en binôme"), ("active", "Binômes actifs"),
           ("completed", "Parcours terminés")]
 SIDE = [("applications_mentors", "Candidatures de mentors"), ("rejected", "Refusées"),
+        ("waiting_list", "Liste d'attente (non desservie)"),
+        ("rerouted_in", "Réorientations reçues"),
+        ("rerouted_out", "Réorientations vers ailleurs"),
         ("withdrawn", "Retraits"), ("waiting", "En attente de binôme"),
-        ("ended_early", "Arrêts anticipés")]
+        ("proposed", "Propositions en attente"),
+        ("ended_early", "Arrêts anticipés"), ("left", "Sorties du vivier")]
 
 
 def _reason_label(code: str) -> str:

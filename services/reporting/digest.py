@@ -51,12 +51,14 @@ RETRY_S = 30.0  # after a refused or failed send
 
 STATUS_LABELS = {
     "applied": "Reçue, en cours d'examen",
+    "waiting_list": "En liste d'attente (région pas encore desservie)",
     "rejected": "Refusée (critères d'éligibilité)",
     "declined": "Non retenue",
     "withdrawn": "Retirée",
     "waiting": "Admise, en attente de binôme",
     "active": "En binôme",
     "ended": "Binôme terminé",
+    "left": "Sortie du vivier",
 }
 HEADERS = ["candidature", "personne", "rôle", "canal", "département", "tranche d'âge",
            "statut", "reçue le"]
@@ -140,15 +142,17 @@ def body(region: str, day: date, count: int) -> str:
 
 async def load_applications(conn: asyncpg.Connection, region: str, day: date
                             ) -> list[dict[str, Any]]:
-    """The applications received in ``region`` on ``day`` (Paris time), erased people left
+    """The applications received on ``day`` (Paris time) that ``region`` handles now (the
+    region of their latest routing: a re-routed one is the new region's), erased people left
     out, with their current status."""
     start, end = day_bounds(day)
     rows = await conn.fetch(
         f"SELECT a.occurred_at, a.envelope->'data' AS data, p.data->>'st' AS status "
         f"FROM {SCHEMA}.archive a LEFT JOIN {SCHEMA}.view_rows p ON p.view = 'people' "
         "AND p.key = a.envelope->'data'->>'person_id' "
-        "WHERE a.type = 'ApplicationReceived' AND a.region = $1 AND a.occurred_at >= $2 "
-        "AND a.occurred_at < $3 ORDER BY a.position", region, start, end)
+        "WHERE a.type = 'ApplicationReceived' AND coalesce(p.data->>'r', a.region) = $1 "
+        "AND a.occurred_at >= $2 AND a.occurred_at < $3 ORDER BY a.position",
+        region, start, end)
     erased = set(await erased_people(conn))
     out = []
     for row in rows:

@@ -2,10 +2,12 @@
 read model, now or as of an instant.
 
 Erasure: the archive keeps the events as published (pseudonymous ids only; the person's
-identity was crypto-shredded in intake's vault). An export never contains an erased person:
-in the exported log their id is blanked (``null``, and ``person-erased`` for their stream), so
-the events still count; the read models are folded with every erasure known at export time,
-whatever ``as_of`` says.
+identity was crypto-shredded in intake's vault). An export never contains an erased person's
+id, nor the ids of their applications: in every cell of the exported log and read models a
+field holding one is blanked (``null``) and a text embedding one has it replaced by
+``erased`` (``mentor-<id>`` -> ``mentor-erased``, ``person-erased``, ``application-erased``),
+so the events still count; the read models are folded with every erasure known at export
+time, whatever ``as_of`` says.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import re
 
 import asyncpg
 import orjson
@@ -24,7 +28,6 @@ import pyarrow.parquet as pq
 from services.reporting.folds import PUBLIC_TABLES, View
 from services.reporting.projections import SCHEMA, erased_people, forget, fold_archive, load_view
 
-PERSON_FIELDS = ("person_id", "mentee_id", "mentor_id")
 FORMATS = ("parquet", "csv")
 
 EVENT_SCHEMA = pa.schema([
@@ -36,15 +39,45 @@ EVENT_SCHEMA = pa.schema([
 ])
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+# the application ids of the erased people (their streams and events name them)
+_ERASED_APPLICATIONS_SQL = (
+    f"SELECT DISTINCT envelope->'data'->>'application_id' FROM {SCHEMA}.archive "
+    "WHERE type = 'ApplicationReceived' AND envelope->'data'->>'person_id' = ANY($1::text[])")
+
+
+async def erased_ids(conn: asyncpg.Connection) -> set[str]:
+    """Every id no export may show: the erased people's and their applications'."""
+    people = await erased_people(conn)
+    applications = await conn.fetch(_ERASED_APPLICATIONS_SQL, people) if people else []
+    return set(people) | {row[0] for row in applications if row[0]}
+
+
+def scrub_value(value: Any, erased: set[str]) -> Any:
+    """``value`` with every erased id blanked: ``None`` for an id, ``erased`` in place of one
+    within a text, through nested objects and lists (pure)."""
+    if isinstance(value, str):
+        if value in erased:
+            return None
+        if "-" in value and any(m.lower() in erased for m in _UUID.findall(value)):
+            return _UUID.sub(lambda m: "erased" if m[0].lower() in erased else m[0], value)
+        return value
+    if isinstance(value, dict):
+        return {k: scrub_value(v, erased) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v, erased) for v in value]
+    return value
+
+
 def scrub(event: dict[str, Any], erased: set[str]) -> dict[str, Any]:
-    """The event with every erased person's id blanked (pure)."""
-    data = event["data"]
-    if any(data.get(field) in erased for field in PERSON_FIELDS):
-        data = {k: (None if k in PERSON_FIELDS and v in erased else v) for k, v in data.items()}
-    stream = event["stream"]
-    if stream.startswith("person-") and stream[7:] in erased:
-        stream = "person-erased"
-    return {**event, "data": data, "stream": stream}
+    """The event with every erased id blanked in every field (pure)."""
+    if not erased:
+        return event
+    scrubbed = scrub_value(event, erased)
+    if event.get("stream") in erased:  # a bare id as the stream: still say what it was
+        scrubbed["stream"] = "erased"
+    return scrubbed
 
 
 def _cell(value: Any) -> Any:
@@ -73,7 +106,7 @@ async def export(conn: asyncpg.Connection, out: Path, fmt: str = "parquet", *,
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        erased = set(await erased_people(conn))
+        erased = await erased_ids(conn)
         writer = _Writer(out / f"events.{fmt}", fmt, EVENT_SCHEMA)
         written = 0
         try:
@@ -101,9 +134,9 @@ async def export(conn: asyncpg.Connection, out: Path, fmt: str = "parquet", *,
             writer.close()
         counts["events"] = written
         view: View = (await fold_archive(conn, as_of=as_of) if as_of is not None
-                      else forget(await load_view(conn), erased))
+                      else forget(await load_view(conn), await erased_people(conn)))
     for name in PUBLIC_TABLES:
-        rows = [{k: _cell(v) for k, v in row.items()} for _key, row in
+        rows = [{k: _cell(scrub_value(v, erased)) for k, v in row.items()} for _key, row in
                 sorted(view.tables[name].items())]
         table = pa.Table.from_pylist(rows) if rows else pa.table({"empty": pa.array([], pa.string())})
         path = out / f"{name}.{fmt}"

@@ -15,18 +15,26 @@ only those rows.
 
 Public tables (API, dashboard, exports):
 
-- ``funnel`` — per region (of the application), cohort (next quarterly start after the day
-  of the application) and recruitment channel. ``applications_mentees``/``_mentors`` count
-  applications; ``rejected`` (with ``rejection_reasons``), ``routed``, ``interviewed``,
-  ``admitted``, ``declined``, ``withdrawn`` count people of both roles, each at most once;
-  the pair stages count mentees (a pair is one mentee): ``paired`` (ever), ``active`` (in a
-  pair now), ``waiting`` (admitted, not in a pair now), ``completed``, ``ended_early`` (each
-  early ending, with ``early_ending_reasons``).
+- ``funnel`` — per region, cohort and recruitment channel, where each person is counted now:
+  the region of their latest routing (a re-routed application moves there with everything
+  counted for it) and the cohort they wait for — the next quarterly start after the day of
+  their application — until paired, then the cohort (and region) of their latest pair.
+  ``applications_mentees``/``_mentors`` count applications; ``rejected`` (with
+  ``rejection_reasons``), ``routed`` (to a served region), ``interviewed``, ``admitted``,
+  ``declined``, ``withdrawn`` count people of both roles, each at most once;
+  ``waiting_list`` counts the people waiting now on the waiting list of a region not served
+  yet; ``rerouted_out``/``rerouted_in`` count re-routings from / to the row's region (moves,
+  not people: they stay in the cohort the person waited for when moved); ``left`` counts the
+  departures from the pool (with ``left_reasons``). The pair stages count mentees (a pair is
+  one mentee): ``proposed`` (a proposal pending now), ``paired`` (ever), ``active`` (in a pair
+  now), ``waiting`` (admitted, not in a pair now), ``completed``, ``ended_early`` (each early
+  ending, with ``early_ending_reasons``).
 - ``channels`` — per region, channel and role: applications, rejected, admitted, paired.
 - ``journeys`` — per pair: reviews (planned / scheduled / due / overdue / done), sessions,
   toolkit use and themes, last activity, days from application to pair, how it ended.
-- ``outcomes`` — per region and cohort: situations at the end and six months after,
-  questionnaire ratings (sum and count per questionnaire kind and indicator).
+- ``outcomes`` — per region and cohort: situations at the end and six months after (an early
+  ending because the mentee found a job or a training counts as the end situation
+  ``job_ess_unknown`` / ``training_ess_unknown`` unless one is recorded), questionnaire ratings (sum and count per questionnaire kind and indicator).
 - ``progress`` — per region and month: mentees paired for the first time (the 500 goal).
 - ``networking`` — per networking event: registrations and attendance by role.
 
@@ -51,11 +59,15 @@ PRIVATE_TABLES = ("people",)
 TABLES = PUBLIC_TABLES + PRIVATE_TABLES
 
 FUNNEL_COUNTERS = (
-    "applications_mentees", "applications_mentors", "rejected", "routed", "interviewed",
-    "admitted", "declined", "withdrawn", "paired", "active", "waiting", "completed",
-    "ended_early",
+    "applications_mentees", "applications_mentors", "rejected", "waiting_list", "routed",
+    "rerouted_out", "rerouted_in", "interviewed", "admitted", "declined", "withdrawn",
+    "proposed", "paired", "active", "waiting", "completed", "ended_early", "left",
 )
-POSITIVE_SITUATIONS = ("job_or_training_in_ess", "job_or_training_outside_ess")
+CHANNEL_COUNTERS = ("applications", "rejected", "admitted", "paired")
+# end situations counted as positive outcomes; the last two come from early endings for a job
+# or a training, whether in the ESS is unknown
+POSITIVE_SITUATIONS = ("job_or_training_in_ess", "job_or_training_outside_ess",
+                       "job_ess_unknown", "training_ess_unknown")
 REVIEW_KINDS = ("intermediate", "final")
 UNKNOWN_COHORT = "inconnue"
 
@@ -112,6 +124,7 @@ def _funnel_row(region: str, cohort: str, channel: str) -> Row:
         row[counter] = 0
     row["rejection_reasons"] = {}
     row["early_ending_reasons"] = {}
+    row["left_reasons"] = {}
     return row
 
 
@@ -146,68 +159,189 @@ def _later(a: str | None, b: str) -> str:
 
 
 # --- handlers: (view, event, data) -> None ------------------------------------------------------
+# --- the funnel: where a person is counted ------------------------------------------------------
+#
+# A person's funnel counts live in exactly one row, the one of their current place (see
+# _place_of); ``person["n"]`` / ``person["nc"]`` hold what they added to their funnel and
+# channel rows, so that when their place changes (a re-routing, a pair in another cohort) the
+# same amounts move from the old rows to the new ones: the fold stays exact whatever the order
+# of moves, live, on replay and as of any instant. Re-routing flows are counts of moves, not of
+# people: they stay in the rows where the moves happened.
+
+_REASONS = ("rejection_reasons", "early_ending_reasons", "left_reasons")
 
 
-def _application_received(v: View, e: Event, d: Row) -> None:
-    region, channel, role = e["region"], d["channel"], d["role"]
-    fkey = f"{region}|{cohort_of_day(e['occurred_at'])}|{channel}"
-    ckey = f"{region}|{channel}|{role}"
-    funnel = v.funnel.get(fkey)
-    if funnel is None:
-        funnel = v.funnel[fkey] = _funnel_row(*fkey.split("|"))
-    funnel["applications_mentees" if role == "mentee" else "applications_mentors"] += 1
-    channel_row = v.channels.get(ckey)
-    if channel_row is None:
-        channel_row = v.channels[ckey] = {"region": region, "channel": channel, "role": role,
-                                          "applications": 0, "rejected": 0, "admitted": 0,
-                                          "paired": 0}
-    channel_row["applications"] += 1
-    pid = d["person_id"]
-    person = v.people.get(pid)
-    if person is None:
-        v.people[pid] = {"f": fkey, "c": ckey, "role": role, "st": "applied",
-                         "applied_on": e["occurred_at"][:10], "done": []}
-    else:  # applying again: counted where the latest application is
-        person.update(f=fkey, c=ckey, role=role, applied_on=e["occurred_at"][:10])
-    dirty = v.dirty
-    dirty.add(("funnel", fkey))
-    dirty.add(("channels", ckey))
-    dirty.add(("people", pid))
+def _place_of(person: Row) -> tuple[str, str]:
+    """(funnel key, channel key): the region of the latest routing and the cohort the person
+    waits for (of their application) until paired, then the cohort of their latest pair."""
+    pair_cohort = person.get("pc")
+    region, cohort = ((pair_cohort[:3], pair_cohort[4:]) if pair_cohort
+                      else (person["r"], person["ac"]))
+    return f"{region}|{cohort}|{person['ch']}", f"{region}|{person['ch']}|{person['role']}"
 
 
-def _milestone(v: View, pid: str, milestone: str) -> Row | None:
-    """The person's funnel row if they reach ``milestone`` for the first time, else None."""
-    person = v.people.get(pid)
-    if person is None or "f" not in person or milestone in person["done"]:
-        return None
-    person["done"].append(milestone)
-    v.dirty.add(("people", pid))
-    v.dirty.add(("funnel", person["f"]))
-    row = v.funnel[person["f"]]
-    row[milestone] += 1
+def _funnel_at(v: View, fkey: str) -> Row:
+    row = v.funnel.get(fkey)
+    if row is None:
+        row = v.funnel[fkey] = _funnel_row(*fkey.split("|"))
+    v.dirty.add(("funnel", fkey))
     return row
 
 
-def _channel_count(v: View, pid: str, counter: str) -> None:
-    person = v.people[pid]
-    v.channels[person["c"]][counter] += 1
-    v.dirty.add(("channels", person["c"]))
+def _channel_at(v: View, ckey: str) -> Row:
+    row = v.channels.get(ckey)
+    if row is None:
+        region, channel, role = ckey.split("|")
+        row = v.channels[ckey] = {"region": region, "channel": channel, "role": role,
+                                  "applications": 0, "rejected": 0, "admitted": 0, "paired": 0}
+    v.dirty.add(("channels", ckey))
+    return row
+
+
+def _shift(row: Row, amounts: Row, sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) a person's contribution to a row."""
+    for name, amount in amounts.items():
+        if isinstance(amount, dict):
+            reasons = row[name]
+            for reason, count in amount.items():
+                left = reasons.get(reason, 0) + sign * count
+                if left:
+                    reasons[reason] = left
+                else:
+                    reasons.pop(reason, None)
+        else:
+            row[name] += sign * amount
+
+
+def _is_empty(row: Row, counters: Iterable[str]) -> bool:
+    return not any(row[c] for c in counters) and not any(row.get(r) for r in _REASONS)
+
+
+def _settle(v: View, person: Row) -> None:
+    """Move the person's counts to the rows of their current place, if it changed; a row left
+    with nothing is dropped."""
+    fkey, ckey = _place_of(person)
+    if fkey != person["f"]:
+        old = _funnel_at(v, person["f"])
+        _shift(old, person["n"], -1)
+        if _is_empty(old, FUNNEL_COUNTERS):
+            del v.funnel[person["f"]]
+        _shift(_funnel_at(v, fkey), person["n"], 1)
+        person["f"] = fkey
+    if ckey != person["c"]:
+        old = _channel_at(v, person["c"])
+        _shift(old, person["nc"], -1)
+        if _is_empty(old, CHANNEL_COUNTERS):
+            del v.channels[person["c"]]
+        _shift(_channel_at(v, ckey), person["nc"], 1)
+        person["c"] = ckey
+
+
+def _count(v: View, person: Row, counter: str, delta: int = 1) -> Row:
+    """Count ``delta`` for the person in their funnel row (and remember it as theirs)."""
+    row = _funnel_at(v, person["f"])
+    row[counter] += delta
+    mine = person["n"]
+    mine[counter] = mine.get(counter, 0) + delta
+    return row
+
+
+def _count_reason(v: View, person: Row, field: str, reason: str) -> None:
+    reasons = _funnel_at(v, person["f"])[field]
+    reasons[reason] = reasons.get(reason, 0) + 1
+    mine = person["n"].setdefault(field, {})
+    mine[reason] = mine.get(reason, 0) + 1
+
+
+def _channel_count(v: View, person: Row, counter: str) -> None:
+    _channel_at(v, person["c"])[counter] += 1
+    mine = person["nc"]
+    mine[counter] = mine.get(counter, 0) + 1
+
+
+def _counted(v: View, pid: str) -> Row | None:
+    """The person's entry if the funnel counts them (their application was seen), else None."""
+    person = v.people.get(pid)
+    if person is None or "f" not in person:
+        return None
+    v.dirty.add(("people", pid))
+    return person
+
+
+def _application_received(v: View, e: Event, d: Row) -> None:
+    pid, role = d["person_id"], d["role"]
+    person = v.people.get(pid)
+    if person is None:
+        person = v.people[pid] = {"st": "applied", "done": []}
+    place = {"r": e["region"], "ac": cohort_of_day(e["occurred_at"]), "ch": d["channel"],
+             "role": role, "applied_on": e["occurred_at"][:10]}
+    if "f" not in person:  # first application seen: counted from here
+        person.update(place, n={}, nc={})
+        person["f"], person["c"] = _place_of(person)
+    else:  # applying again: counted where the latest application is, waiting for its cohort
+        person.update(place)
+        person.pop("pc", None)
+        _settle(v, person)
+    v.dirty.add(("people", pid))
+    _count(v, person, "applications_mentees" if role == "mentee" else "applications_mentors")
+    _channel_count(v, person, "applications")
+
+
+def _milestone(v: View, pid: str, milestone: str) -> Row | None:
+    """The person's entry if they reach ``milestone`` for the first time (then counted), else
+    None."""
+    person = _counted(v, pid)
+    if person is None or milestone in person["done"]:
+        return None
+    person["done"].append(milestone)
+    _count(v, person, milestone)
+    return person
+
+
+def _leave_waiting(v: View, person: Row) -> None:
+    """The person no longer waits (for a pair, or on a waiting list)."""
+    if person["st"] == "waiting":
+        _count(v, person, "waiting", -1)
+    elif person["st"] == "waiting_list":
+        _count(v, person, "waiting_list", -1)
 
 
 def _application_rejected(v: View, e: Event, d: Row) -> None:
-    pid = d["person_id"]
-    row = _milestone(v, pid, "rejected")
-    if row is None:
+    person = _milestone(v, d["person_id"], "rejected")
+    if person is None:
         return
-    reasons = row["rejection_reasons"]
     for reason in d["reasons"]:
-        reasons[reason] = reasons.get(reason, 0) + 1
-    v.people[pid]["st"] = "rejected"
-    _channel_count(v, pid, "rejected")
+        _count_reason(v, person, "rejection_reasons", reason)
+    person["st"] = "rejected"
+    _channel_count(v, person, "rejected")
 
 
 def _application_routed(v: View, e: Event, d: Row) -> None:
-    _milestone(v, d["person_id"], "routed")
+    """Routed to a served region (counted ``routed`` once), or kept on the waiting list of a
+    region not served yet (``waiting_list``, while they wait there). A routing to another
+    region moves the person there, and counts the move as a flow in both regions."""
+    pid = d["person_id"]
+    person = _counted(v, pid)
+    if person is None:
+        return
+    to_region = d["to_region"]
+    if to_region != person["r"]:
+        if "pc" not in person:  # once paired, the pair's region is where they are counted
+            _funnel_at(v, person["f"])["rerouted_out"] += 1
+        person["r"] = to_region
+        _settle(v, person)
+        if "pc" not in person:
+            _funnel_at(v, person["f"])["rerouted_in"] += 1
+    if d["basis"] == "waiting_list":
+        if person["st"] in ("applied", "waiting_list"):
+            if person["st"] != "waiting_list":
+                _count(v, person, "waiting_list")
+            person["st"] = "waiting_list"
+        return
+    if person["st"] == "waiting_list":
+        _count(v, person, "waiting_list", -1)
+        person["st"] = "applied"
+    _milestone(v, pid, "routed")
 
 
 def _interview_completed(v: View, e: Event, d: Row) -> None:
@@ -215,32 +349,28 @@ def _interview_completed(v: View, e: Event, d: Row) -> None:
 
 
 def _candidate_admitted(v: View, e: Event, d: Row) -> None:
-    pid = d["person_id"]
-    row = _milestone(v, pid, "admitted")
-    if row is None:
+    person = _milestone(v, d["person_id"], "admitted")
+    if person is None:
         return
-    _channel_count(v, pid, "admitted")
-    person = v.people[pid]
+    _channel_count(v, person, "admitted")
     if person["role"] == "mentee" and person["st"] not in ("active", "waiting"):
+        _leave_waiting(v, person)
         person["st"] = "waiting"
-        row["waiting"] += 1
+        _count(v, person, "waiting")
 
 
 def _candidate_declined(v: View, e: Event, d: Row) -> None:
-    pid = d["person_id"]
-    if _milestone(v, pid, "declined") is not None:
-        v.people[pid]["st"] = "declined"
+    person = _milestone(v, d["person_id"], "declined")
+    if person is not None:
+        _leave_waiting(v, person)
+        person["st"] = "declined"
 
 
 def _application_withdrawn(v: View, e: Event, d: Row) -> None:
-    pid = d["person_id"]
-    row = _milestone(v, pid, "withdrawn")
-    if row is None:
-        return
-    person = v.people[pid]
-    if person["st"] == "waiting":
-        row["waiting"] -= 1
-    person["st"] = "withdrawn"
+    person = _milestone(v, d["person_id"], "withdrawn")
+    if person is not None:
+        _leave_waiting(v, person)
+        person["st"] = "withdrawn"
 
 
 def _person(v: View, pid: str) -> Row:
@@ -252,12 +382,45 @@ def _person(v: View, pid: str) -> Row:
     return person
 
 
+# --- proposals: ``proposed`` counts the mentees with a proposal pending now ----------------------
+
+
+def _proposal_made(v: View, e: Event, d: Row) -> None:
+    person = _counted(v, d["mentee_id"])
+    if person is None:
+        return
+    pending = person.setdefault("pp", [])
+    if d["match_id"] not in pending:
+        if not pending:
+            _count(v, person, "proposed")
+        pending.append(d["match_id"])
+
+
+def _proposal_closed(v: View, mentee_id: str, match_id: str) -> None:
+    """A proposal is no longer pending (declined, withdrawn or confirmed)."""
+    person = _counted(v, mentee_id)
+    if person is None or match_id not in person.get("pp", ()):
+        return
+    person["pp"].remove(match_id)
+    if not person["pp"]:
+        del person["pp"]
+        _count(v, person, "proposed", -1)
+
+
+def _proposal_ended(v: View, e: Event, d: Row) -> None:
+    _proposal_closed(v, d["mentee_id"], d["match_id"])
+
+
+# --- pairs ----------------------------------------------------------------------------------
+
+
 def _pair_formed(v: View, e: Event, d: Row) -> None:
     pair_id, mentee_id, mentor_id = d["pair_id"], d["mentee_id"], d["mentor_id"]
     journey = v.journeys.get(pair_id) or _journey(pair_id)
     cohort_id = d["cohort_id"]
     region = cohort_id[:3]
     formed_on = e["occurred_at"][:10]
+    _proposal_closed(v, mentee_id, d["match_id"])
     mentee = _person(v, mentee_id)
     journey.update(region=region, cohort_id=cohort_id, mentee_id=mentee_id, mentor_id=mentor_id,
                    origin=d["origin"], formed_on=formed_on,
@@ -266,17 +429,16 @@ def _pair_formed(v: View, e: Event, d: Row) -> None:
     v.journeys[pair_id] = journey
     v.dirty.add(("journeys", pair_id))
     mentee.setdefault("pairs", []).append(pair_id)
+    mentee["pc"] = cohort_id
     if "f" in mentee:
-        row = v.funnel[mentee["f"]]
-        v.dirty.add(("funnel", mentee["f"]))
+        _settle(v, mentee)
         if "paired" not in mentee["done"]:
             mentee["done"].append("paired")
-            row["paired"] += 1
-            _channel_count(v, mentee_id, "paired")
-        if mentee["st"] == "waiting":
-            row["waiting"] -= 1
+            _count(v, mentee, "paired")
+            _channel_count(v, mentee, "paired")
         if mentee["st"] != "active":
-            row["active"] += 1
+            _leave_waiting(v, mentee)
+            _count(v, mentee, "active")
         mentee["st"] = "active"
     if "first_pair" not in mentee["done"]:
         mentee["done"].append("first_pair")
@@ -289,9 +451,17 @@ def _pair_formed(v: View, e: Event, d: Row) -> None:
         v.dirty.add(("progress", pkey))
     mentor = _person(v, mentor_id)
     mentor.setdefault("pairs", []).append(pair_id)
-    if "c" in mentor and "paired" not in mentor["done"]:
-        mentor["done"].append("paired")
-        _channel_count(v, mentor_id, "paired")
+    mentor["pc"] = cohort_id
+    if "f" in mentor:
+        _settle(v, mentor)
+        if "paired" not in mentor["done"]:
+            mentor["done"].append("paired")
+            _channel_count(v, mentor, "paired")
+
+
+# early endings that are a positive outcome (a job or a training, in the ESS or not: unknown)
+EARLY_POSITIVE = {"mentee_found_job": "job_ess_unknown",
+                  "mentee_found_training": "training_ess_unknown"}
 
 
 def _pair_ended(v: View, e: Event, d: Row) -> None:
@@ -302,34 +472,43 @@ def _pair_ended(v: View, e: Event, d: Row) -> None:
                        ended_on=d["ended_on"], early=d["early"], end_reason=d["reason"])
         journey["last_activity"] = _later(journey["last_activity"], d["ended_on"])
         v.dirty.add(("journeys", pair_id))
-    mentee = v.people.get(d["mentee_id"])
-    if mentee is None or "f" not in mentee:
+    situation = EARLY_POSITIVE.get(d["reason"]) if d["early"] else None
+    if situation is not None:
+        _early_outcome(v, e, d["mentee_id"], pair_id, situation)
+    mentee = _counted(v, d["mentee_id"])
+    if mentee is None:
         return
-    row = v.funnel[mentee["f"]]
-    v.dirty.add(("funnel", mentee["f"]))
-    v.dirty.add(("people", d["mentee_id"]))
     if mentee["st"] == "active":
-        row["active"] -= 1
-    mentee["st"] = "ended"
+        _count(v, mentee, "active", -1)
+        mentee["st"] = "ended"
     if d["early"]:
-        row["ended_early"] += 1
-        reasons = row["early_ending_reasons"]
-        reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
+        _count(v, mentee, "ended_early")
+        _count_reason(v, mentee, "early_ending_reasons", d["reason"])
     elif "completed" not in mentee["done"]:
         mentee["done"].append("completed")
-        row["completed"] += 1
+        _count(v, mentee, "completed")
 
 
 def _rematch_requested(v: View, e: Event, d: Row) -> None:
-    person = v.people.get(d["person_id"])
-    if person is None or "f" not in person or person.get("role") != "mentee":
+    person = _counted(v, d["person_id"])
+    if person is None or person.get("role") != "mentee":
         return
     if person["st"] == "ended":
         person["st"] = "waiting"
-        v.funnel[person["f"]]["waiting"] += 1
-        v.dirty.add(("funnel", person["f"]))
-        v.dirty.add(("people", d["person_id"]))
+        _count(v, person, "waiting")
 
+
+def _candidate_left_pool(v: View, e: Event, d: Row) -> None:
+    """The person left the programme's pool (``left``, by reason): no longer waiting. In a
+    pair, they stay ``active`` until the pair ends."""
+    person = _counted(v, d["person_id"])
+    if person is None:
+        return
+    _count(v, person, "left")
+    _count_reason(v, person, "left_reasons", d["reason"])
+    if person["st"] != "active":
+        _leave_waiting(v, person)
+        person["st"] = "left"
 
 def _journey_of(v: View, pair_id: str) -> Row:
     journey = v.journeys.get(pair_id)
@@ -424,20 +603,38 @@ _MOMENT_KIND = {"end": "end_of_programme", "six_months_after": "post_programme"}
 
 def _outcome_recorded(v: View, e: Event, d: Row) -> None:
     key = _outcome_key(v, e, d["pair_id"])
-    field = "situations_end" if d["moment"] == "end" else "situations_six_months"
     person = _person(v, d["person_id"])
+    previous = person.setdefault("outcomes", {}).get(d["moment"])
+    _record_situation(v, person, key, d["moment"], d["situation"])
+    first = previous is None or len(previous) > 2  # none yet, or only the early ending's
+    if first and d.get("satisfaction") is not None:  # v2: asked with the situation
+        _rate(v.outcomes[key], f"outcome:{_MOMENT_KIND[d['moment']]}",
+              {"satisfaction": d["satisfaction"]})
+
+
+def _record_situation(v: View, person: Row, key: str, moment: str, situation: str,
+                      *, implied: bool = False) -> None:
+    """Count the person's situation at ``moment``, replacing what was recorded before (a
+    correction, or the situation an early ending implied)."""
+    field = "situations_end" if moment == "end" else "situations_six_months"
     recorded = person.setdefault("outcomes", {})
-    previous = recorded.get(d["moment"])
-    if previous is not None:  # a correction replaces the earlier record
+    previous = recorded.get(moment)
+    if previous is not None:
         old = v.outcomes[previous[0]][field]
         old[previous[1]] -= 1
         v.dirty.add(("outcomes", previous[0]))
     counts = v.outcomes[key][field]
-    counts[d["situation"]] = counts.get(d["situation"], 0) + 1
-    recorded[d["moment"]] = [key, d["situation"]]
-    if previous is None and d.get("satisfaction") is not None:  # v2: asked with the situation
-        _rate(v.outcomes[key], f"outcome:{_MOMENT_KIND[d['moment']]}",
-              {"satisfaction": d["satisfaction"]})
+    counts[situation] = counts.get(situation, 0) + 1
+    recorded[moment] = [key, situation, "implied"] if implied else [key, situation]
+
+
+def _early_outcome(v: View, e: Event, mentee_id: str, pair_id: str, situation: str) -> None:
+    """An early ending for a job or a training is the mentee's end situation, unless one was
+    recorded (a recorded one later replaces it)."""
+    person = _person(v, mentee_id)
+    if "end" not in person.get("outcomes", {}):
+        _record_situation(v, person, _outcome_key(v, e, pair_id), "end", situation,
+                          implied=True)
 
 
 def _networking_event_scheduled(v: View, e: Event, d: Row) -> None:
@@ -516,9 +713,13 @@ HANDLERS: dict[str, Callable[[View, Event, Row], None]] = {
     "CandidateAdmitted": _candidate_admitted,
     "CandidateDeclined": _candidate_declined,
     "ApplicationWithdrawn": _application_withdrawn,
+    "MatchProposed": _proposal_made,
+    "MatchDeclined": _proposal_ended,
+    "ProposalWithdrawn": _proposal_ended,
     "PairFormed": _pair_formed,
     "PairEnded": _pair_ended,
     "RematchRequested": _rematch_requested,
+    "CandidateLeftPool": _candidate_left_pool,
     "FollowUpPlanned": _follow_up_planned,
     "SessionLogged": _session_logged,
     "ReviewScheduled": _review_step("scheduled"),

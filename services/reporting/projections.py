@@ -42,7 +42,7 @@ log = structlog.get_logger(__name__)
 SCHEMA = "reporting"
 BATCH = 50_000
 # Bump when a fold changes what it stores: every reporting process rebuilds the rows at start.
-FOLD_VERSION = 2
+FOLD_VERSION = 3
 
 _LOCK_SQL = (f"UPDATE {SCHEMA}.view_state SET generation = generation + 1 WHERE id = 1 "
              "RETURNING generation")
@@ -136,8 +136,8 @@ def decode(raw: str | bytes) -> dict[str, Any]:
     """An archived or received envelope as a lightweight dict, upcast if it is an old version."""
     event = orjson.loads(raw)
     current = _CURRENT.get(event.get("type"))
-    if current is not None and event.get("schema_version") != current.schema_version:
-        event = upcast(event)
+    if current is not None and event.get("schema_version", 0) < current.schema_version:
+        event = upcast(event)  # (a newer version than ours is read as is, by field name)
     return event
 
 
@@ -187,7 +187,7 @@ def fold_rows(view: View, rows: list[asyncpg.Record]) -> None:
         if handler is None:
             continue
         payload = loads(row[4])
-        if row[3] != versions[kind]:  # an old shape: upcast it like every reader does
+        if row[3] < versions.get(kind, 0):  # an old shape: upcast it like every reader does
             payload = upcast({"type": kind, "schema_version": row[3], "data": payload})["data"]
         handler(view, row, payload)
     view.dirty.clear()

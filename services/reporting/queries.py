@@ -34,17 +34,24 @@ class FunnelRow(_Answer):
     applications_mentors: int = 0
     rejected: int = 0
     rejection_reasons: dict[str, int] = Field(default_factory=dict)
+    waiting_list: int = Field(0, description="en liste d'attente maintenant : région pas encore "
+                              "desservie")
     routed: int = 0
+    rerouted_out: int = Field(0, description="réorientations vers une autre région (départs)")
+    rerouted_in: int = Field(0, description="réorientations depuis une autre région (arrivées)")
     interviewed: int = 0
     admitted: int = 0
     declined: int = 0
     withdrawn: int = 0
+    proposed: int = Field(0, description="jeunes avec une proposition de binôme en attente")
     paired: int = 0
     active: int = 0
     waiting: int = 0
     completed: int = 0
     ended_early: int = 0
     early_ending_reasons: dict[str, int] = Field(default_factory=dict)
+    left: int = Field(0, description="sorties du vivier")
+    left_reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class CohortReport(_Answer):
@@ -53,6 +60,9 @@ class CohortReport(_Answer):
     totals: dict[str, int]
     rejection_reasons: dict[str, int]
     early_ending_reasons: dict[str, int]
+    left_reasons: dict[str, int] = Field(default_factory=dict)
+    waiting_list_by_region: dict[str, int] = Field(
+        default_factory=dict, description="personnes en liste d'attente par région non desservie")
 
 
 def _add(into: dict[str, int], counts: dict[str, int]) -> None:
@@ -71,11 +81,17 @@ def cohort_report(view: View, *, regions: set[str] | None = None, region: str | 
     totals = {c: sum(getattr(r, c) for r in rows) for c in FUNNEL_COUNTERS}
     rejections: dict[str, int] = {}
     endings: dict[str, int] = {}
+    leaving: dict[str, int] = {}
+    waiting_list: dict[str, int] = {}
     for r in rows:
         _add(rejections, r.rejection_reasons)
         _add(endings, r.early_ending_reasons)
+        _add(leaving, r.left_reasons)
+        if r.waiting_list:
+            _add(waiting_list, {r.region: r.waiting_list})
     return CohortReport(as_of=as_of, rows=rows, totals=totals, rejection_reasons=rejections,
-                        early_ending_reasons=endings)
+                        early_ending_reasons=endings, left_reasons=leaving,
+                        waiting_list_by_region=waiting_list)
 
 
 # --- recruitment channels ---------------------------------------------------------------------
@@ -178,7 +194,9 @@ class OutcomeRow(_Answer):
     cohort: str
     outcomes_end: int
     positive_end: int
-    positive_rate_end: float | None = Field(description="sorties positives (emploi ou formation)")
+    positive_rate_end: float | None = Field(
+        description="sorties positives (emploi ou formation, y compris les fins anticipées "
+        "pour un emploi ou une formation)")
     in_ess_end: int
     in_ess_rate_end: float | None = Field(description="dont dans l'ESS")
     outcomes_six_months: int
