@@ -76,6 +76,9 @@ POLICY: dict[str, Rule] = {
     "intake PUT /staff/regions/{region}": ACT,
     "intake DELETE /staff/persons/{person_id}": Rule(frozenset({ADMIN})),
     "intake GET /staff/persons/{person_id}/contact": Rule(frozenset({SERVICE})),
+    # A search answers what the caller's region holds; someone known elsewhere only: 403.
+    "intake GET /staff/persons": Rule(ACTORS, regional=False),
+    "intake PUT /staff/persons/{person_id}/contact": ACT,
     # matching
     "matching POST /staff/cohorts": ACT,
     "matching GET /staff/cohorts": Rule(READERS, regional=False),
@@ -163,9 +166,12 @@ async def admitted(intake, form: dict, path: str) -> dict[str, str]:
     created = (await intake.post(path, json=form)).json()
     assert created["region"] == HOME, created
     application_id = created["application_id"]
+    # Interviewed as soon as they applied: an opinion cannot precede the interview.
+    detail = (await intake.get(f"/staff/applications/{application_id}",
+                               headers=HOME_ADMIN)).json()
     booked = await intake.post(f"/staff/applications/{application_id}/interviews",
                                headers=HOME_ADMIN,
-                               json={"scheduled_at": "2026-01-20T10:00:00+01:00"})
+                               json={"scheduled_at": detail["application"]["submitted_at"]})
     assert booked.status_code == 201, booked.text
     interview_id = booked.json()["interview_id"]
     await intake.post(f"/staff/applications/{application_id}/interviews/{interview_id}/outcome",
@@ -227,6 +233,7 @@ def bodies() -> dict[str, Any]:
     return {
         "intake POST /applications/mentee": lambda: person(postcode=PARIS_POSTCODE),
         "intake POST /applications/mentor": lambda: mentor(postcode=PARIS_POSTCODE),
+        "intake PUT /staff/persons/{person_id}/contact": lambda: {"phone": "0612345678"},
         "intake POST /applications/referral": lambda: {
             "referrer": {"kind": "mission_locale_adviser", "first_name": "Paul",
                          "last_name": "Prescrit", "email": "prescripteur@example.org"},
@@ -318,6 +325,11 @@ def verdict(op: Operation, caller: Caller, want: int | None, answer) -> str | No
     return None if codes <= allowed else f"unexpected error code {codes} — {where}"
 
 
+# Not lists: they need criteria, and a person known in another region only is a 403
+# (tests/test_intake_search.py).
+LOOKUPS = frozenset({"intake GET /staff/persons"})
+
+
 async def lists_seen_from_another_region(svc, docs, ops: list[Operation], seeds: dict[str, Any],
                                         everyone: list[Caller]) -> list[str]:
     """Lists and reports asked without a region by a Brittany principal: they answer, but
@@ -329,7 +341,8 @@ async def lists_seen_from_another_region(svc, docs, ops: list[Operation], seeds:
     for op in ops:
         rule = POLICY[op.key]
         if (op.method != "GET" or rule.roles is None or op.parameters("path")
-                or any(p.get("required") for p in op.parameters("query"))):
+                or any(p.get("required") for p in op.parameters("query"))
+                or op.key in LOOKUPS):
             continue
         url, query, _ = Sampler(docs[op.service], seeds).request(op, optional_region=False)
         for caller in foreign:
