@@ -13,7 +13,8 @@ FILE_MODE = 0o600
 
 def private_directory(path: Path) -> Path:
     """Create ``path`` (and missing parents) mode 700; an existing one is narrowed to 700,
-    as an earlier version left it 755."""
+    as an earlier version left it 755. Before starting PostgreSQL under it: as root, its OS
+    user passes through by the group bit that this removes (see embedded.PostgresServer)."""
     path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
     path.chmod(DIRECTORY_MODE)
     return path

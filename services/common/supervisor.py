@@ -76,18 +76,17 @@ class Stack:
         narrow_tree(self.data_dir)  # what an earlier version left readable by everyone
         self.nats_url = self.settings.nats_url or ""
         self.database_url = self.settings.database_url or ""
-        credentials = embedded_credentials(self.data_dir)
         with console.status("Démarrage de PostgreSQL et NATS…"):
             if not self.database_url:
                 self.postgres = PostgresServer(
                     self.data_dir / "postgres",
-                    password=credentials[EMBEDDED_POSTGRES_PASSWORD]).start()
-                self.database_url = self.postgres.url
+                    password=embedded_credentials(self.data_dir)[EMBEDDED_POSTGRES_PASSWORD])
+                self.database_url = self.postgres.start().url
             if not self.nats_url:
                 self.nats = NatsServer(
                     self.data_dir / "nats", user=EMBEDDED_NATS_USER,
-                    password=credentials[EMBEDDED_NATS_PASSWORD]).start()
-                self.nats_url = self.nats.url
+                    password=embedded_credentials(self.data_dir)[EMBEDDED_NATS_PASSWORD])
+                self.nats_url = self.nats.start().url
         with console.status("Migrations des schémas…"):
             asyncio.run(migrate(self.database_url))
         if self.mail is None and "SUCCESS_SMTP_HOST" not in os.environ:
@@ -263,7 +262,8 @@ def _kept_secrets(data_dir: Path, wanted: dict[str, Callable[[], str]], *,
     chosen = {name: (from_environment and os.environ.get(name)) or stored.get(name) or make()
               for name, make in wanted.items()}
     if any(stored.get(name) != value for name, value in chosen.items()):
-        private_directory(data_dir)
+        # Not chmod-ed here: as root, PostgreSQL's group may be passing through it (mode 710).
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_private(path, json.dumps(stored | chosen))
     elif path.exists():
         path.chmod(0o600)  # a file an earlier version made with the default mode

@@ -302,7 +302,7 @@ async def forget_wal(conn: AsyncConnection) -> bool:
                 return True
     except DBAPIError as exc:
         log.warning("cannot make PostgreSQL delete the WAL holding erased vault rows",
-                    error=type(exc.orig).__name__)
+                    reason=str(exc.orig).splitlines()[0])
         return False
     log.warning("WAL segments holding erased vault rows are still kept", oldest=oldest,
                 erased_in=written)
