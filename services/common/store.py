@@ -297,6 +297,7 @@ class EventStore:
             # No pre-ping (3 round trips per checkout, the cost of most appends): a connection
             # the server closed is noticed locally instead (below).
             pool_pre_ping=False,
+            hide_parameters=True,  # errors and logs never quote row values (personal data)
         )
         event.listen(engine.sync_engine, "checkout", _discard_if_closed)
         return cls(engine, schema, clock)

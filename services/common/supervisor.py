@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets as secrets_module
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psutil
@@ -29,10 +32,17 @@ from events import Service
 from services.common.embedded import NatsServer, PostgresServer, die_with_parent, free_port
 from services.common.mailcatcher import MailCatcher
 from services.common.migrate import migrate
+from services.common.private import narrow_tree, private_directory, open_private, write_private
 from services.common.settings import Settings
 from services.common.stack import STATE_FILE, StackState
 
 console = Console(stderr=True)
+
+SECRETS_FILE = "secrets.json"
+DASHBOARD_LINK_FILE = "tableau-de-bord.txt"
+EMBEDDED_POSTGRES_PASSWORD = "EMBEDDED_POSTGRES_PASSWORD"
+EMBEDDED_NATS_USER = "success"
+EMBEDDED_NATS_PASSWORD = "EMBEDDED_NATS_PASSWORD"
 
 DEFAULT_PORTS = {Service.intake: 8101, Service.matching: 8102, Service.followup: 8103,
                  Service.reporting: 8104}
@@ -62,16 +72,21 @@ class Stack:
     demo: bool = False
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(self.data_dir)
+        narrow_tree(self.data_dir)  # what an earlier version left readable by everyone
         self.nats_url = self.settings.nats_url or ""
         self.database_url = self.settings.database_url or ""
         with console.status("Démarrage de PostgreSQL et NATS…"):
             if not self.database_url:
-                self.postgres = PostgresServer(self.data_dir / "postgres").start()
-                self.database_url = self.postgres.url
+                self.postgres = PostgresServer(
+                    self.data_dir / "postgres",
+                    password=embedded_credentials(self.data_dir)[EMBEDDED_POSTGRES_PASSWORD])
+                self.database_url = self.postgres.start().url
             if not self.nats_url:
-                self.nats = NatsServer(self.data_dir / "nats").start()
-                self.nats_url = self.nats.url
+                self.nats = NatsServer(
+                    self.data_dir / "nats", user=EMBEDDED_NATS_USER,
+                    password=embedded_credentials(self.data_dir)[EMBEDDED_NATS_PASSWORD])
+                self.nats_url = self.nats.start().url
         with console.status("Migrations des schémas…"):
             asyncio.run(migrate(self.database_url))
         if self.mail is None and "SUCCESS_SMTP_HOST" not in os.environ:
@@ -121,7 +136,7 @@ class Stack:
         return env
 
     def _spawn(self, service: Service, port: int, env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.data_dir / f"{service.value}.log", "ab")
+        log = open_private(self.data_dir / f"{service.value}.log")
         process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", service.value, "--host", self.host,
              "--port", str(port)],
@@ -158,23 +173,29 @@ class Stack:
         table.add_column("documentation")
         for service, url in self.urls.items():
             table.add_row(service.value, url, f"{url}/docs")
-        table.add_row("NATS", self.nats_url, "")
-        table.add_row("PostgreSQL", self.database_url, "")
+        table.add_row("NATS", without_password(self.nats_url), "")
+        table.add_row("PostgreSQL", without_password(self.database_url), "")
         console.print(table)
         console.print(f"Données : {self.data_dir}   Journaux : {self.data_dir}/*.log")
+        console.print(f"Secrets (mots de passe de PostgreSQL et NATS, clés) : "
+                      f"{self.data_dir / SECRETS_FILE}")
         if self.mail is not None:
             console.print(f"Courriels envoyés (rappels, synthèses) : {self.mail.directory}/*.eml")
-        console.print(f"Tableau de bord : {self.dashboard_url()}", soft_wrap=True)
+        console.print(f"Tableau de bord : le lien (avec un jeton valable 12 h) est dans "
+                      f"{self.write_dashboard_link()}", soft_wrap=True)
         console.print("Ctrl-C pour tout arrêter proprement.")
 
-    def dashboard_url(self) -> str:
-        """The staff dashboard, with a national analyst token valid 12 hours (a browser link
-        cannot send an Authorization header). `success token` makes others."""
+    def write_dashboard_link(self) -> Path:
+        """The staff dashboard's link, with a national analyst token valid 12 hours (a browser
+        link cannot send an Authorization header), in a file only our user reads: printed, the
+        token would land wherever the console is captured. `success token` makes others."""
         from services.common.auth import StaffRole, issue_token
 
         token = issue_token(local_secrets(self.data_dir)["SUCCESS_AUTH_SECRET"], "tableau-de-bord",
                             StaffRole.analyst, None)
-        return f"{self.urls[Service.reporting]}/dashboard?jeton={token}"
+        path = self.data_dir / DASHBOARD_LINK_FILE
+        write_private(path, f"{self.urls[Service.reporting]}/dashboard?jeton={token}\n")
+        return path
 
     def watch(self, stop: "StopFlag") -> None:
         """Keep the services running until asked to stop; restart one that crashes."""
@@ -211,20 +232,51 @@ class Stack:
 
 
 def local_secrets(data_dir: Path) -> dict[str, str]:
-    """The embedded system's secrets (token signing, vault master key): taken from the
-    environment when set, else made once and kept in the data directory (mode 600)."""
+    """The services' secrets (token signing, vault master key): taken from the environment
+    when set, else made once and kept in the data directory (mode 600)."""
     from services.common.auth import generate_secret
     from services.intake.vault import generate_master_key
 
-    path = data_dir / "secrets.json"
+    return _kept_secrets(data_dir, {"SUCCESS_AUTH_SECRET": generate_secret,
+                                    "SUCCESS_VAULT_MASTER_KEY": generate_master_key},
+                         from_environment=True)
+
+
+def embedded_credentials(data_dir: Path) -> dict[str, str]:
+    """The embedded servers' passwords (PostgreSQL superuser, NATS user), made at the first
+    `success up` and kept with the other secrets: on a shared machine no other OS user can
+    connect to them."""
+    return _kept_secrets(data_dir, {EMBEDDED_POSTGRES_PASSWORD: _new_password,
+                                    EMBEDDED_NATS_PASSWORD: _new_password},
+                         from_environment=False)
+
+
+def _new_password() -> str:
+    return secrets_module.token_hex(24)  # URL- and configuration-safe
+
+
+def _kept_secrets(data_dir: Path, wanted: dict[str, Callable[[], str]], *,
+                  from_environment: bool) -> dict[str, str]:
+    path = data_dir / SECRETS_FILE
     stored = json.loads(path.read_text()) if path.exists() else {}
-    wanted = {"SUCCESS_AUTH_SECRET": generate_secret, "SUCCESS_VAULT_MASTER_KEY": generate_master_key}
-    secrets = {name: os.environ.get(name) or stored.get(name) or make()
-               for name, make in wanted.items()}
-    if secrets != stored:
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(secrets))
-    return secrets
+    chosen = {name: (from_environment and os.environ.get(name)) or stored.get(name) or make()
+              for name, make in wanted.items()}
+    if any(stored.get(name) != value for name, value in chosen.items()):
+        # Not chmod-ed here: as root, PostgreSQL's group may be passing through it (mode 710).
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(path, json.dumps(stored | chosen))
+    elif path.exists():
+        path.chmod(0o600)  # a file an earlier version made with the default mode
+    return chosen
+
+
+def without_password(url: str) -> str:
+    """``url`` fit for a console or a log: its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class StopFlag:
@@ -248,7 +300,7 @@ async def _has_events(database_url: str) -> bool:
 
     from services.common.store import async_database_url
 
-    engine = create_async_engine(async_database_url(database_url))
+    engine = create_async_engine(async_database_url(database_url), hide_parameters=True)
     try:
         async with engine.connect() as conn:
             return bool((await conn.execute(text(
@@ -266,6 +318,7 @@ def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
         return 1
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
+    os.umask(0o077)  # whatever we and our children (servers, services) create stays ours
     stack = Stack(data_dir=data_dir, settings=settings, host=host, demo=demo)
     stop = StopFlag()
     try:
@@ -275,7 +328,8 @@ def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
             console.print(f"[red]Démarrage impossible :[/red] {exc}")
             return 1
         stack.print_summary()
-        print(f"DASHBOARD {stack.dashboard_url()}", flush=True)  # for scripts waiting on us
+        # For scripts waiting on us: where the link is, never the token itself.
+        print(f"DASHBOARD_LINK_FILE {stack.data_dir / DASHBOARD_LINK_FILE}", flush=True)
         print(f"READY {stack.urls[Service.reporting]}", flush=True)
         stack.watch(stop)
         return 0

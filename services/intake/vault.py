@@ -6,6 +6,12 @@ key derived from the master key (``SUCCESS_VAULT_MASTER_KEY``), both bound to th
 a row copied onto another person does not decrypt. Erasing a person deletes their wrapped key:
 without it the ciphertext is noise wherever a copy of it survives (crypto-shredding).
 
+Every copy of the wrapped key counts, since the master key opens it: the table file (rewritten
+by :func:`vacuum`) and the write-ahead log, which holds the row as inserted and page images of
+it. Another key level kept in the database would not help (its rows reach the same WAL), so
+:func:`vacuum` also moves the WAL past the erasure and has the old segments deleted. What
+remains is outside the live data directory: backups and WAL archives, until they expire.
+
 Duplicates are found through blind indexes: an HMAC of a normalised value (e-mail, name +
 birth date) under another key derived from the master key, so equal values match while nothing
 readable is stored.
@@ -25,6 +31,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -254,7 +261,7 @@ class Vault:
         return None if holder is None else UUID(str(holder))
 
 
-async def vacuum(engine: AsyncEngine) -> None:
+async def vacuum(engine: AsyncEngine) -> bool:
     """Physically remove erased rows: run after the erasure commits (VACUUM cannot run in a
     transaction, and keeps row versions an open snapshot may still see).
 
@@ -262,8 +269,52 @@ async def vacuum(engine: AsyncEngine) -> None:
     key included) stay in the page until a later row happens to overwrite them. FULL rewrites
     the tables into new files under a brief exclusive lock; both tables are small and erasures
     rare, so that pause is the price of the removal being real.
+
+    Then :func:`forget_wal`; True if the live data directory no longer holds the erased rows.
     """
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("VACUUM (FULL) intake.vault"))
         await conn.execute(text("VACUUM (FULL) intake.blind_index"))
+        return await forget_wal(conn)
+
+
+# A checkpoint deletes the segments before its redo point; one switch and one checkpoint
+# normally suffice, a concurrent checkpoint or a standby's slot may hold them a while longer.
+_WAL_ROUNDS = 4
+
+
+async def forget_wal(conn: AsyncConnection) -> bool:
+    """Have PostgreSQL delete the WAL segments written up to now (which hold the erased rows
+    and page images of them): close the current segment (``pg_switch_wal``), CHECKPOINT so
+    that no segment before it is needed for crash recovery, until the oldest one left is
+    newer. True when done; False (and a warning) when the server does not allow it.
+
+    Needs ``wal_recycle = off`` (as the embedded server runs): otherwise PostgreSQL renames
+    old segments for reuse, content included. Needs a superuser, or the pg_checkpoint role
+    and EXECUTE on pg_switch_wal and pg_ls_waldir. Archived WAL, replication slots and
+    ``wal_keep_size`` keep segments beyond this: see docs/operations.md.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    log = structlog.get_logger(__name__)
+    try:
+        if await conn.scalar(text("SELECT current_setting('wal_recycle')::boolean")):
+            log.warning("wal_recycle is on: erased vault rows stay in recycled WAL segments "
+                        "until they are overwritten")
+            return False
+        written = await conn.scalar(text("SELECT pg_walfile_name(pg_current_wal_insert_lsn())"))
+        for _ in range(_WAL_ROUNDS):
+            await conn.execute(text("SELECT pg_switch_wal()"))
+            await conn.execute(text("CHECKPOINT"))
+            oldest = await conn.scalar(text(
+                "SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'"))
+            if oldest is None or oldest > written:
+                return True
+    except DBAPIError as exc:
+        log.warning("cannot make PostgreSQL delete the WAL holding erased vault rows",
+                    reason=str(exc.orig).splitlines()[0])
+        return False
+    log.warning("WAL segments holding erased vault rows are still kept", oldest=oldest,
+                erased_in=written)
+    return False
