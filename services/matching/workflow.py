@@ -59,11 +59,13 @@ def pool_stream(region: str) -> str:
 
 
 def _candidate(row: Any, capacity: int = 1) -> Candidate:
+    """An erased person's row keeps only role and region: an empty profile (they are out)."""
     return Candidate(
         person_id=row.person_id, role=Role(row.role), region=row.region,
-        departement=row.departement, sectors=frozenset(Sector(s) for s in row.sectors),
-        availability=frozenset(AvailabilitySlot(a) for a in row.availability),
-        remote_ok=row.remote_ok, aspirations=frozenset(JobFamily(a) for a in row.aspirations),
+        departement=row.departement or "", sectors=frozenset(map(Sector, row.sectors or ())),
+        availability=frozenset(map(AvailabilitySlot, row.availability or ())),
+        remote_ok=bool(row.remote_ok), aspirations=frozenset(map(JobFamily,
+                                                                row.aspirations or ())),
         job_family=JobFamily(row.job_family) if row.job_family else None, capacity=capacity)
 
 
