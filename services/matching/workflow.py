@@ -48,7 +48,7 @@ from services.common.errors import DomainError
 from services.common.observability import current_correlation_id
 from services.common.store import EventStore, Transaction
 from services.matching import domain
-from services.matching.domain import assign_with_priority, region_of  # noqa: F401 (re-exported)
+from services.matching.domain import region_of
 from services.matching.scoring import Candidate, explain
 
 Check = Callable[[str], None]  # vets the region an action is about (staff scope)
@@ -108,14 +108,14 @@ async def stream_version(conn: AsyncConnection, stream: str) -> int:
 
 
 async def decide_in(tx: Transaction, region: str, command: Any, metadata: Metadata,
-                    plan: Callable[[domain.Programme], Any] | None = None,
                     ) -> tuple[list[EventData], domain.Programme]:
     """One decision in ``tx``: the stream version is read before the state, so a decision
-    committed meanwhile makes the append conflict. Returns the events and the state before."""
+    committed meanwhile makes the append conflict. ``command`` may be a function of the state
+    (e.g. the optimal proposals of the pool). Returns the events and the state before."""
     stream = pool_stream(region)
     version = await stream_version(tx.connection, stream)
     state = await load_programme(tx.connection, region)
-    events = domain.decide(plan(state) if plan else command, state)
+    events = domain.decide(command(state) if callable(command) else command, state)
     await record(tx, stream, version, events, state, metadata)
     return events, state
 
@@ -256,7 +256,7 @@ class Matching:
             return domain.Propose(cohort_id, proposals)
 
         async with self.store.transaction() as tx:
-            events, state = await decide_in(tx, region, None, self._meta(region, actor), plan)
+            events, state = await decide_in(tx, region, plan, self._meta(region, actor))
             for miss in unmatched:
                 await tx.connection.execute(text(
                     "UPDATE matching.pool SET waiting_reason = :reason WHERE person_id = :p"),
