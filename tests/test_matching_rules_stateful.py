@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 from datetime import date
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -60,8 +60,13 @@ class PoolMachine(RuleBasedStateMachine):
         self.mentees: list[UUID] = []
         self.mentors: list[UUID] = []
         self.completed: set[UUID] = set()
+        self.ids = 0  # ids follow the steps (never uuid4): a replayed example behaves the same
         for cohort in (COHORT, NEXT_COHORT):
             self._record([opened(cohort)], len(self.log))
+
+    def _new_id(self) -> UUID:
+        self.ids += 1
+        return UUID(int=self.ids)
 
     # -- the store, in memory: an append at a stale version is refused ----------------------
 
@@ -103,7 +108,7 @@ class PoolMachine(RuleBasedStateMachine):
 
     @rule(late=st.booleans())
     def admit_mentee(self, late: bool) -> None:
-        person = uuid4()
+        person = self._new_id()
         event, context = admission(person, Role.mentee, at=AFTER_CUT_OFF if late
                                    else BEFORE_CUT_OFF)
         self._record([event], len(self.log), context)
@@ -111,7 +116,7 @@ class PoolMachine(RuleBasedStateMachine):
 
     @rule(capacity=st.integers(1, 3), late=st.booleans())
     def admit_mentor(self, capacity: int, late: bool) -> None:
-        person = uuid4()
+        person = self._new_id()
         event, context = admission(person, Role.mentor, capacity,
                                    at=AFTER_CUT_OFF if late else BEFORE_CUT_OFF)
         self._record([event], len(self.log), context)
@@ -123,9 +128,9 @@ class PoolMachine(RuleBasedStateMachine):
         person = self._pick(self.mentees + self.mentors, pick)
         role = Role.mentee if person in self.mentees else Role.mentor
         self._leave({
-            "withdrawn": ApplicationWithdrawn(application_id=uuid4(), person_id=person,
+            "withdrawn": ApplicationWithdrawn(application_id=person, person_id=person,
                                               role=role, reason=WithdrawalReason.other),
-            "declined": CandidateDeclined(application_id=uuid4(), person_id=person, role=role,
+            "declined": CandidateDeclined(application_id=person, person_id=person, role=role,
                                           reason=CandidateDeclineReason.project_not_aligned),
             "erased": PersonErased(person_id=person)}[how])
 
@@ -136,7 +141,7 @@ class PoolMachine(RuleBasedStateMachine):
         before = snapshot(self.state)
         waiting = {m.profile.person_id for m in domain.waiting_mentees(before, REGION)}
         try:
-            proposals, unmatched = domain.plan_proposals(before, cohort, min_score)
+            proposals, unmatched = domain.plan_proposals(before, cohort, min_score, self._new_id)
         except DomainError:
             assert self.state == before
             return
@@ -152,7 +157,7 @@ class PoolMachine(RuleBasedStateMachine):
     def act_on_a_proposal(self, pick: int, what: str) -> None:
         match_id = self._proposal(pick)
         self._decide({
-            "confirm": domain.Confirm(match_id, uuid4()),
+            "confirm": domain.Confirm(match_id, self._new_id()),
             "decline": domain.DeclineProposal(match_id, Party.mentee, MatchDeclineReason.other),
             "cancel": domain.CancelProposal(match_id,
                                             ProposalWithdrawalReason.cancelled_by_referent),
@@ -161,7 +166,7 @@ class PoolMachine(RuleBasedStateMachine):
     def _by_hand(self, mentee_pick: int, mentor_pick: int, cohort: str) -> domain.PairByHand:
         return domain.PairByHand(cohort, self._pick(self.mentees, mentee_pick),
                                  self._pick(self.mentors, mentor_pick),
-                                 OverrideReason.known_affinity, uuid4(), uuid4())
+                                 OverrideReason.known_affinity, self._new_id(), self._new_id())
 
     @precondition(lambda self: self.mentees and self.mentors)
     @rule(mentee=PICK, mentor=PICK, cohort=st.sampled_from([COHORT, NEXT_COHORT]))
