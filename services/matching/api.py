@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from events.base import RegionCode
+from events.matching import CandidateLeftPool, RematchRequested
 from events.vocabulary import (
     EarlyEndingReason,
     MatchDeclineReason,
@@ -22,7 +23,6 @@ from events.vocabulary import (
 )
 from services.common.auth import Principal, StaffRole, require_region, staff, visible_regions
 from services.common.errors import DomainError
-from events.matching import CandidateLeftPool, RematchRequested
 from services.common.runtime import runtime_of
 from services.matching.domain import ProposalStatus
 from services.matching.workflow import Matching
