@@ -195,9 +195,14 @@ class ReferentAssigned(EventData, service=Service.followup):
     referent_id: StaffId
 
 
-class FollowUpEnded(PairEnding, service=Service.followup):
+class FollowUpEnded(PairEnding, service=Service.followup, version=2):
     """The pair's journey ended: completed after the final review, or early with a reason.
-    Matching ends the pair (PairEnded) and may rematch the mentee."""
+    Matching ends the pair (PairEnded) and may rematch the mentee (v2: more reasons)."""
+
+
+@upcaster("FollowUpEnded", from_version=1)
+def _follow_up_ended_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return data  # v2 only adds early-ending reasons: every v1 payload is a valid v2 one
 
 
 class ReminderSent(EventData, service=Service.followup):

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import Field
 
 from events.base import EventData, Service
+from events.matching_v1 import PairEnding
 from events.vocabulary import (
     OutcomeMoment,
     OutcomeSituation,
@@ -71,3 +72,9 @@ class OutcomeRecorded(EventData, service=Service.followup, name="OutcomeRecorded
     pair_id: UUID
     moment: OutcomeMoment
     situation: OutcomeSituation
+
+
+class FollowUpEnded(PairEnding, service=Service.followup, name="FollowUpEnded", version=1,
+                    current=False):
+    """The pair's journey ended: completed after the final review, or early with a reason.
+    Matching ends the pair (PairEnded) and may rematch the mentee."""

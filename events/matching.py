@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from events.base import EventData, Service
+from events import matching_v1  # noqa: F401  (frozen v1 shapes, kept to read old events)
+from events.base import EventData, Service, upcaster
 from events.vocabulary import (
     CohortId,
     EarlyEndingReason,
@@ -17,6 +18,8 @@ from events.vocabulary import (
     MatchOrigin,
     OverrideReason,
     Party,
+    PoolExitReason,
+    ProposalWithdrawalReason,
     Role,
 )
 
@@ -110,8 +113,14 @@ class PairEnding(EventData):
         return self
 
 
-class PairEnded(PairEnding, service=Service.matching):
-    """A pair ended: at the end of its 12 months, or early with a reason."""
+class PairEnded(PairEnding, service=Service.matching, version=2):
+    """A pair ended: at the end of its 12 months, or early with a reason (v2: the reasons
+    mentee_found_training and mentee_withdrew)."""
+
+
+@upcaster("PairEnded", from_version=1)
+def _pair_ended_v1_to_v2(data: dict) -> dict:
+    return data  # v2 only adds reasons: every v1 payload is a valid v2 one
 
 
 class RematchRequested(EventData, service=Service.matching):
@@ -121,3 +130,27 @@ class RematchRequested(EventData, service=Service.matching):
     role: Role
     previous_pair_id: UUID
     cohort_id: CohortId  # the cohort to pair them in again (usually the ended pair's)
+
+
+class ProposalWithdrawn(EventData, service=Service.matching):
+    """A pending proposal was withdrawn: cancelled by a referent, one of the two people left
+    the pool, or its cohort was launched before it was confirmed. Both places are free again."""
+
+    match_id: UUID
+    cohort_id: CohortId
+    mentee_id: UUID
+    mentor_id: UUID
+    reason: ProposalWithdrawalReason
+
+
+class CandidateLeftPool(EventData, service=Service.matching):
+    """A candidate left the matching pool for good: a mentee who completed the programme, or
+    whose pair ended early for a reason that takes them out (found a job or training,
+    unavailable, no contact, withdrew). Never proposed again."""
+
+    person_id: UUID
+    role: Role
+    reason: PoolExitReason
+    pair_id: UUID | None  # the pair whose ending took them out
+    cohort_id: CohortId | None
+    left_on: date

@@ -480,6 +480,8 @@ MATCH_DECLINE_REASON_LABELS = {
 
 class EarlyEndingReason(StrEnum):
     mentee_found_job = "mentee_found_job"
+    mentee_found_training = "mentee_found_training"
+    mentee_withdrew = "mentee_withdrew"
     mentee_unavailable = "mentee_unavailable"
     mentor_unavailable = "mentor_unavailable"
     mismatch = "mismatch"
@@ -490,12 +492,52 @@ class EarlyEndingReason(StrEnum):
 
 EARLY_ENDING_REASON_LABELS = {
     EarlyEndingReason.mentee_found_job: "Le ou la mentoré·e a trouvé un emploi",
+    EarlyEndingReason.mentee_found_training: "Le ou la mentoré·e a trouvé une formation",
+    EarlyEndingReason.mentee_withdrew: "Le ou la mentoré·e a quitté le programme",
     EarlyEndingReason.mentee_unavailable: "Mentoré·e indisponible",
     EarlyEndingReason.mentor_unavailable: "Mentor indisponible",
     EarlyEndingReason.mismatch: "Binôme mal assorti",
     EarlyEndingReason.moved_away: "Déménagement",
     EarlyEndingReason.no_contact: "Plus de contact",
     EarlyEndingReason.other: "Autre motif",
+}
+
+
+class ProposalWithdrawalReason(StrEnum):
+    """Why a pending proposal was withdrawn without being confirmed or declined."""
+
+    cancelled_by_referent = "cancelled_by_referent"
+    mentee_left_pool = "mentee_left_pool"
+    mentor_left_pool = "mentor_left_pool"
+    cohort_launched = "cohort_launched"
+
+
+PROPOSAL_WITHDRAWAL_REASON_LABELS = {
+    ProposalWithdrawalReason.cancelled_by_referent: "Annulée par le ou la référent·e",
+    ProposalWithdrawalReason.mentee_left_pool: "Le ou la mentoré·e a quitté le vivier",
+    ProposalWithdrawalReason.mentor_left_pool: "Le mentor a quitté le vivier",
+    ProposalWithdrawalReason.cohort_launched: "Cohorte lancée avant confirmation",
+}
+
+
+class PoolExitReason(StrEnum):
+    """Why a candidate left the matching pool for good, as decided by matching."""
+
+    completed = "completed"
+    found_job = "found_job"
+    found_training = "found_training"
+    unavailable = "unavailable"
+    no_contact = "no_contact"
+    withdrew = "withdrew"
+
+
+POOL_EXIT_REASON_LABELS = {
+    PoolExitReason.completed: "Programme terminé",
+    PoolExitReason.found_job: "A trouvé un emploi",
+    PoolExitReason.found_training: "A trouvé une formation",
+    PoolExitReason.unavailable: "Indisponible",
+    PoolExitReason.no_contact: "Plus de contact",
+    PoolExitReason.withdrew: "A quitté le programme",
 }
 
 # --- followup -------------------------------------------------------------------------------
@@ -751,6 +793,8 @@ LABELS: Mapping[type[StrEnum], Mapping[Any, str]] = {
     OverrideReason: OVERRIDE_REASON_LABELS,
     MatchDeclineReason: MATCH_DECLINE_REASON_LABELS,
     EarlyEndingReason: EARLY_ENDING_REASON_LABELS,
+    ProposalWithdrawalReason: PROPOSAL_WITHDRAWAL_REASON_LABELS,
+    PoolExitReason: POOL_EXIT_REASON_LABELS,
     ReviewKind: REVIEW_KIND_LABELS,
     ReviewAssessment: REVIEW_ASSESSMENT_LABELS,
     SessionTheme: SESSION_THEME_LABELS,

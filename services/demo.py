@@ -51,8 +51,8 @@ SLOTS = ["weekday_daytime", "weekday_evening", "weekend"]
 CHANNELS = ["university", "member_organisation", "mission_locale", "website"]
 THEMES = ["getting_to_know", "career_project", "ess_discovery", "job_search", "networking",
           "skills"]
-EARLY_REASONS = ["mentee_found_job", "mentee_unavailable", "mentor_unavailable", "mismatch",
-                 "moved_away", "no_contact"]
+EARLY_REASONS = ["mentee_found_job", "mentee_found_training", "mentee_unavailable",
+                 "mentee_withdrew", "mentor_unavailable", "mismatch", "moved_away", "no_contact"]
 SITUATIONS = ["job_or_training_in_ess", "job_or_training_outside_ess", "job_seeking", "other"]
 
 

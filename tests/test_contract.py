@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 
-from events import base, followup, followup_v1, intake, matching, vocabulary
+from events import base, followup, followup_v1, intake, matching, matching_v1, vocabulary
 from events.base import (
     EventData,
     MalformedEvent,
@@ -134,6 +134,14 @@ EXAMPLES: list[EventData] = [
     ),
     matching.RematchRequested(
         person_id=MENTOR, role=Role.mentor, previous_pair_id=PAIR, cohort_id=COHORT
+    ),
+    matching.ProposalWithdrawn(
+        match_id=MATCH, cohort_id=COHORT, mentee_id=PERSON, mentor_id=MENTOR,
+        reason=vocabulary.ProposalWithdrawalReason.cohort_launched,
+    ),
+    matching.CandidateLeftPool(
+        person_id=PERSON, role=Role.mentee, reason=vocabulary.PoolExitReason.completed,
+        pair_id=PAIR, cohort_id=COHORT, left_on=date(2026, 9, 15),
     ),
     followup.FollowUpPlanned(
         pair_id=PAIR, cohort_id=COHORT, mentee_id=PERSON, mentor_id=MENTOR,
@@ -485,3 +493,18 @@ def test_stored_v1_followup_events_load_as_v2(v1: EventData, expected: dict) -> 
     assert loaded.schema_version == 2 and type(loaded.data) is current_model(v1.event_type)
     for field, value in expected.items():
         assert getattr(loaded.data, field) == value
+
+
+@pytest.mark.parametrize("v1", [
+    matching_v1.PairEnded(pair_id=PAIR, cohort_id=COHORT, mentee_id=PERSON, mentor_id=MENTOR,
+                          ended_on=date(2026, 2, 1), early=True,
+                          reason=matching_v1.EarlyEndingReason.mentee_found_job,
+                          ended_by=vocabulary.Party.mentee),
+    followup_v1.FollowUpEnded(pair_id=PAIR, cohort_id=COHORT, mentee_id=PERSON,
+                              mentor_id=MENTOR, ended_on=date(2026, 9, 15), early=False,
+                              reason=None, ended_by=None),
+], ids=lambda v: v.event_type)
+def test_stored_v1_pair_endings_load_as_v2(v1: EventData) -> None:
+    loaded = load_event(sealed(v1).to_json())
+    assert loaded.schema_version == 2 and type(loaded.data) is current_model(v1.event_type)
+    assert loaded.data.model_dump(mode="json") == v1.model_dump(mode="json")

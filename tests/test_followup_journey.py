@@ -95,16 +95,19 @@ async def test_a_cohort_through_eighteen_months(settings, mailbox):
         assert "ReviewOverdue" not in types(await followup_events(svc, completed["pair_id"]))
         assert types(await followup_events(svc, ended_early["pair_id"]))["ReviewOverdue"] == 1
 
-        # Month 8: the mentee of the late pair stops; matching ends the pair and rematches.
+        # Month 8: the mentee of the late pair found a job; matching ends the pair and the
+        # mentee leaves the pool for good (no rematch).
         stop = await follow.post(f"/staff/pairs/{ended_early['pair_id']}/end", headers=BRE,
                                  json={"reason": "mentee_found_job", "ended_by": "mentee"})
         assert stop.status_code == 200, stop.text
 
-        async def rematch_requested() -> bool:
+        async def left_the_pool(reason: str) -> bool:
             return await scalar(m_runtime, "SELECT count(*) FROM matching.events WHERE type = "
-                                "'RematchRequested'") == 2
+                                "'CandidateLeftPool' AND data->>'reason' = :r", r=reason) == 1
 
-        await eventually(rematch_requested)
+        await eventually(lambda: left_the_pool("found_job"))
+        assert await scalar(m_runtime, "SELECT count(*) FROM matching.events WHERE type = "
+                            "'RematchRequested'") == 1  # only the one who moved away
 
         # Month 12: the final review, with the end-of-programme questionnaire, completes it.
         await move_to(svc, clock, date(2027, 3, 1))
@@ -124,6 +127,7 @@ async def test_a_cohort_through_eighteen_months(settings, mailbox):
                                 "'PairEnded' AND (data->>'early')::boolean = false") == 1
 
         await eventually(completed_in_matching)
+        await eventually(lambda: left_the_pool("completed"))  # never proposed again
         outcome = await follow.post(f"/staff/pairs/{completed['pair_id']}/outcomes",
                                     headers=BRE, json={"moment": "end", "situation":
                                                        "job_seeking", "satisfaction": 4})

@@ -91,7 +91,8 @@ async def test_from_admitted_candidates_to_pairs_visible_in_reporting(settings):
 
         await eventually(paired_in_reporting)
         launched = await matching.post(f"/staff/cohorts/{cohort_id}/launch", headers=BRE)
-        assert launched.json() == {"cohort_id": cohort_id, "pair_count": 1}
+        assert launched.json()["pair_count"] == 1
+        assert launched.json()["withdrawn_proposals"] == []
         listed = (await matching.get("/staff/cohorts", headers=BRE)).json()
         assert [(c["cohort_id"], c["launched"], c["active_pairs"]) for c in listed] == [
             (cohort_id, True, 1)]
@@ -142,7 +143,9 @@ async def test_fifty_concurrent_confirmations_for_a_capacity_one_mentor(settings
         async with m_runtime.store.engine.connect() as conn:
             pairs = (await conn.execute(text("SELECT count(*) FROM matching.pairs"))).scalar()
         assert pairs == 1
-        assert len(await m_runtime.store.read_stream(f"mentor-{the_mentor}")) == 1
+        # The losers recorded nothing: one proposal, one pair.
+        types = [e.type for e in await m_runtime.store.read_stream("pool-BRE")]
+        assert types == ["MatchProposed", "PairFormed"]
 
 
 async def test_early_ending_puts_the_mentee_back_and_never_reforms_the_pair(settings):
@@ -159,8 +162,8 @@ async def test_early_ending_puts_the_mentee_back_and_never_reforms_the_pair(sett
         ended = await matching.post(f"/staff/pairs/{pair['pair_id']}/end", headers=BRE, json={
             "ended_on": "2026-04-01", "reason": "mismatch", "ended_by": "mentee"})
         assert ended.status_code == 200, ended.text
-        types = [e.type for e in await m_runtime.store.read_stream(f"mentor-{first_mentor}")]
-        assert types == ["PairFormed", "PairEnded", "RematchRequested"]
+        types = [e.type for e in await m_runtime.store.read_stream("pool-BRE")]
+        assert types == ["MatchProposed", "PairFormed", "PairEnded", "RematchRequested"]
         # Only the mentor they ended with is available: no proposal is made.
         run = (await matching.post(f"/staff/cohorts/{cohort_id}/proposals", headers=BRE)).json()
         assert run["proposals"] == []
@@ -223,7 +226,11 @@ async def test_candidates_admitted_after_the_cut_off_wait_for_the_next_cohort(se
             "region": "BRE", "target_pairs": 5, "starts_on": "2026-03-01",
             "cut_off_on": "2026-01-05"})).json()["cohort_id"]
         run = (await matching.post(f"/staff/cohorts/{closed}/proposals", headers=BRE)).json()
-        assert run == {"proposals": [], "unmatched": []}
+        # Nobody is silently left out: both wait for the next cohort, and say so.
+        assert run["proposals"] == []
+        assert sorted((u["role"], u["reason"]) for u in run["unmatched"]) == [
+            ("mentee", "admitted_after_cut_off"), ("mentor", "admitted_after_cut_off")]
+        assert all(u["message"] for u in run["unmatched"])
         following = (await matching.post("/staff/cohorts", headers=BRE, json={
             "region": "BRE", "target_pairs": 5, "starts_on": "2026-06-01"})).json()["cohort_id"]
         run = (await matching.post(f"/staff/cohorts/{following}/proposals", headers=BRE)).json()

@@ -130,12 +130,7 @@ def test_unmatched_reasons():
     assert reasons[weak.person_id] == "below_threshold"
 
 
-# -- cohorts and a mentor's capacity: given events, when a command, then events --------------
-
-def proposed(mentee_id: UUID | None = None, mentor_id: UUID | None = None):
-    return domain.proposal(uuid4(), "BRE-2026-03", mentee_id or uuid4(), mentor_id or uuid4(),
-                           score(mentee(), mentor()))
-
+# -- cohorts: given events, when a command, then events (the pool's rules: test_matching_rules)
 
 def test_cohort_rules():
     open_it = domain.OpenCohort("BRE-2026-03", date(2026, 3, 1), 20, date(2026, 2, 15))
@@ -144,38 +139,14 @@ def test_cohort_rules():
     with pytest.raises(DomainError) as exists:
         domain.decide(open_it, state)
     assert exists.value.code == "cohort_exists"
-    p = proposed()
-    state = domain.cohort_from([*opened, p])
-    [declined] = domain.decide(domain.DeclineProposal(p.match_id, "mentee", "too_far"), state)
-    state = domain.cohort_from([*opened, p, declined])
-    with pytest.raises(DomainError):
-        domain.decide(domain.DeclineProposal(p.match_id, "mentee", "too_far"), state)
-    [launched] = domain.decide(domain.Launch(date(2026, 3, 2), 0), state)
-    with pytest.raises(DomainError) as after:
-        domain.decide(domain.Propose([proposed()]), domain.cohort_from([*opened, launched]))
-    assert after.value.code == "cohort_launched"
-
-
-def test_mentor_capacity_and_early_endings():
-    a, b = uuid4(), uuid4()
-    the_mentor = uuid4()
-    [formed] = domain.decide(domain.FormPair(uuid4(), proposed(a, the_mentor), 1), domain.Mentor())
-    with pytest.raises(DomainError) as full:
-        domain.decide(domain.FormPair(uuid4(), proposed(b, the_mentor), 1),
-                      domain.mentor_from([formed]))
-    assert full.value.code == "mentor_full"
-    ended = domain.decide(domain.EndPair(formed.pair_id, date(2026, 5, 1), "mismatch", "mentee"),
-                          domain.mentor_from([formed]))
-    assert [type(e).__name__ for e in ended] == ["PairEnded", "RematchRequested"]
-    state = domain.mentor_from([formed, *ended])
-    with pytest.raises(DomainError) as again:
-        domain.decide(domain.FormPair(uuid4(), proposed(a, the_mentor), 1), state)
-    assert again.value.code == "ended_early_before"
-    domain.decide(domain.FormPair(uuid4(), proposed(b, the_mentor), 1), state)  # room again
+    late = domain.OpenCohort("BRE-2026-06", date(2026, 6, 1), 20, date(2026, 6, 2))
+    with pytest.raises(DomainError) as after_start:
+        domain.decide(late, domain.Cohort())
+    assert after_start.value.code == "cut_off_after_start"
 
 
 def test_those_back_after_an_early_ending_come_first():
-    from services.matching.workflow import assign_with_priority
+    from services.matching.domain import assign_with_priority
 
     newcomer = mentee("29", sectors=("culture",))  # a perfect fit for the one place
     rematched = mentee("22", sectors=("culture",))  # a neighbour: lower score, but waiting

@@ -7,21 +7,24 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from events.base import RegionCode
+from events.matching import CandidateLeftPool, RematchRequested
 from events.vocabulary import (
     EarlyEndingReason,
     MatchDeclineReason,
     OverrideReason,
     Party,
+    ProposalWithdrawalReason,
     cohort_for,
 )
 from services.common.auth import Principal, StaffRole, require_region, staff, visible_regions
 from services.common.errors import DomainError
 from services.common.runtime import runtime_of
+from services.matching.domain import ProposalStatus
 from services.matching.workflow import Matching
 
 router = APIRouter(prefix="/staff", tags=["appariement"])
@@ -75,8 +78,8 @@ async def cohorts(request: Request, principal: Reading) -> list[dict[str, Any]]:
             "   AND p.ended_on IS NULL) AS active_pairs, "
             " (SELECT count(*) FROM matching.proposals p WHERE p.cohort_id = e.data->>'cohort_id' "
             "   AND p.status = 'proposed') AS pending_proposals, "
-            " EXISTS (SELECT 1 FROM matching.events l WHERE l.stream = e.stream AND "
-            "   l.type = 'CohortLaunched') AS launched "
+            " EXISTS (SELECT 1 FROM matching.events l WHERE l.type = 'CohortLaunched' AND "
+            "   l.data->>'cohort_id' = e.data->>'cohort_id') AS launched "
             "FROM matching.events e WHERE e.type = 'CohortOpened' ORDER BY e.position"))
         return [{**row.data, "region": row.data["cohort_id"][:3], "launched": row.launched,
                  "active_pairs": row.active_pairs, "pending_proposals": row.pending_proposals}
@@ -102,10 +105,43 @@ async def proposals(cohort_id: CohortPath, request: Request,
     require_region(principal, cohort_id[:3])
     async with _matching(request).store.engine.connect() as conn:
         rows = await conn.execute(text(
-            "SELECT match_id, mentee_id, mentor_id, origin, score, explanation, status "
-            "FROM matching.proposals WHERE cohort_id = :c ORDER BY proposed_at"),
+            "SELECT match_id, mentee_id, mentor_id, origin, score, explanation, status, "
+            "closed_reason FROM matching.proposals WHERE cohort_id = :c ORDER BY proposed_at"),
             {"c": cohort_id})
         return [dict(row._mapping) for row in rows]
+
+
+@router.get("/proposals", summary="Les propositions de toutes les cohortes, dont celles en "
+            "attente depuis trop longtemps")
+async def all_proposals(request: Request, principal: Reading, region: RegionCode | None = None,
+                        status: ProposalStatus | None = None,
+                        stale_after_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+                        ) -> list[dict[str, Any]]:
+    """``stale_after_days``: only the pending proposals made at least that many days ago."""
+    if region is not None:
+        require_region(principal, region)
+    allowed = visible_regions(principal)
+    matching = _matching(request)
+    now = matching.clock.now()
+    if stale_after_days is not None:
+        if status not in (None, ProposalStatus.proposed):
+            raise DomainError("stale_needs_pending", "Seules les propositions en attente "
+                              "peuvent être anciennes.", "stale_after_days", status=422)
+        status = ProposalStatus.proposed
+    async with matching.store.engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT match_id, cohort_id, region, mentee_id, mentor_id, origin, status, "
+            "closed_reason, proposed_at, closed_at FROM matching.proposals "
+            "WHERE (CAST(:region AS text) IS NULL OR region = :region) "
+            "AND (CAST(:status AS text) IS NULL OR status = :status) "
+            "AND (CAST(:before AS timestamptz) IS NULL OR proposed_at <= :before) "
+            "ORDER BY proposed_at, match_id"),
+            {"region": region, "status": status.value if status else None,
+             "before": now - timedelta(days=stale_after_days)
+             if stale_after_days is not None else None})
+        return [{**row._mapping, "pending_days": (now - row.proposed_at).days
+                 if row.status == ProposalStatus.proposed.value else None}
+                for row in rows if allowed is None or row.region in allowed]
 
 
 @router.post("/proposals/{match_id}/confirm", summary="Confirmer une proposition (binôme formé)")
@@ -125,6 +161,22 @@ async def decline(match_id: UUID, body: DeclineRequest, request: Request,
     await _matching(request).decline(match_id, body.declined_by, body.reason, principal.subject,
                                      _scope(principal))
     return {"match_id": str(match_id), "status": "declined"}
+
+
+class CancelRequest(_Body):
+    reason: ProposalWithdrawalReason = ProposalWithdrawalReason.cancelled_by_referent
+
+
+@router.post("/proposals/{match_id}/cancel",
+             summary="Annuler une proposition en attente (les places se libèrent)")
+async def cancel(match_id: UUID, request: Request, principal: Acting,
+                 body: CancelRequest | None = None) -> dict[str, str]:
+    reason = (body or CancelRequest()).reason
+    if reason is ProposalWithdrawalReason.cohort_launched:
+        raise DomainError("reason_reserved", "Ce motif est réservé au lancement de la cohorte.",
+                          "reason", status=422)
+    await _matching(request).cancel(match_id, reason, principal.subject, _scope(principal))
+    return {"match_id": str(match_id), "status": "withdrawn", "reason": reason.value}
 
 
 class OverrideRequest(_Body):
@@ -149,20 +201,25 @@ class EndRequest(_Body):
 
 @router.post("/pairs/{pair_id}/end", summary="Terminer un binôme (au terme, ou arrêt anticipé)")
 async def end_pair(pair_id: UUID, body: EndRequest, request: Request,
-                   principal: Acting) -> dict[str, str]:
+                   principal: Acting) -> dict[str, Any]:
     if (body.reason is None) != (body.ended_by is None):
         raise DomainError("ending_incomplete", "Un arrêt anticipé demande un motif et qui l'a "
                           "décidé (ended_by) ; une fin au terme n'en demande pas.", "reason",
                           status=422)
-    await _matching(request).end_pair(pair_id, body.reason, body.ended_by, body.ended_on,
-                                      principal.subject, _scope(principal))
-    return {"pair_id": str(pair_id), "status": "ended"}
+    events = await _matching(request).end_pair(pair_id, body.reason, body.ended_by,
+                                               body.ended_on, principal.subject,
+                                               _scope(principal))
+    left = next((e for e in events if isinstance(e, CandidateLeftPool)), None)
+    return {"pair_id": str(pair_id), "status": "ended",
+            "mentee": "left_pool" if left else "rematch" if any(
+                isinstance(e, RematchRequested) for e in events) else "already_left",
+            "left_reason": left.reason.value if left else None}
 
 
-@router.post("/cohorts/{cohort_id}/launch", summary="Lancer la cohorte")
+@router.post("/cohorts/{cohort_id}/launch", summary="Lancer la cohorte (les propositions "
+             "encore en attente sont retirées : les personnes retournent au vivier)")
 async def launch(cohort_id: CohortPath, request: Request, principal: Acting) -> dict[str, Any]:
-    pairs = await _matching(request).launch(cohort_id, principal.subject, _scope(principal))
-    return {"cohort_id": cohort_id, "pair_count": pairs}
+    return await _matching(request).launch(cohort_id, principal.subject, _scope(principal))
 
 
 @router.get("/pool", summary="Le vivier d'une région : qui attend, et pourquoi")

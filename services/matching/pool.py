@@ -1,14 +1,19 @@
 """The pool, fed by intake's events: admitted candidates enter it; withdrawals, declines and
-erasures take them out. Correct in any arrival order: a departure that comes first leaves a
-tombstone, so the later admission does not bring the person back."""
+erasures take them out, and withdraw their pending proposals (``ProposalWithdrawn``, which
+frees the other person's place). Correct in any arrival order: a departure that comes first
+leaves a tombstone, so the later admission does not bring the person back."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
-from events import Envelope
+from events import Envelope, Metadata
 from events.intake import ApplicationWithdrawn, CandidateAdmitted, CandidateDeclined, PersonErased
 from services.common.store import Transaction
+from services.matching import domain
+from services.matching.workflow import stream_version, load_programme, pool_stream, record
+
+_DEPARTURES = (ApplicationWithdrawn, CandidateDeclined, PersonErased)
 
 _LEAVE = (
     "INSERT INTO matching.pool (person_id, left_reason) VALUES (:person, :reason) "
@@ -19,6 +24,8 @@ _LEAVE = (
 async def on_intake_event(envelope: Envelope, tx: Transaction) -> None:
     data = envelope.data
     conn = tx.connection
+    if isinstance(data, _DEPARTURES):
+        await _withdraw_proposals_of(envelope, tx)
     if isinstance(data, CandidateAdmitted):
         await conn.execute(text(
             "INSERT INTO matching.pool (person_id, role, region, departement, sectors, "
@@ -46,3 +53,20 @@ async def on_intake_event(envelope: Envelope, tx: Transaction) -> None:
             "ON CONFLICT (person_id) DO UPDATE SET left_reason = 'erased', departement = NULL, "
             "sectors = NULL, availability = NULL, aspirations = NULL, job_family = NULL"),
             {"person": data.person_id})
+
+
+async def _withdraw_proposals_of(envelope: Envelope, tx: Transaction) -> None:
+    """Before the person leaves the projection: their pending proposals are withdrawn (the
+    append comes first in the transaction, as the store requires)."""
+    person_id = envelope.data.person_id
+    region = (await tx.connection.execute(text(
+        "SELECT region FROM matching.proposals WHERE status = 'proposed' AND "
+        ":p IN (mentee_id, mentor_id) LIMIT 1"), {"p": person_id})).scalar()
+    if region is None:
+        return
+    stream = pool_stream(region)
+    version = await stream_version(tx.connection, stream)
+    state = domain.evolve(envelope.data, await load_programme(tx.connection, region))
+    await record(tx, stream, version, domain.on_departure(state, person_id), state, Metadata(
+        region=region, actor="system", correlation_id=envelope.correlation_id,
+        causation_id=envelope.event_id))

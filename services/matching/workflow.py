@@ -1,21 +1,36 @@
-"""The matching shell: pool queries, the optimal assignment, and every staff command, each one
-database transaction around the pure domain."""
+"""The matching shell: each staff command (and each event that changes the pool) is one
+database transaction around the pure domain: read the region's stream version, load the
+region's state, ``decide``, append at the version read, then update the projections.
+
+Every decision about a region's pool (proposals, pairs, endings, withdrawals, launches) is
+appended to the region's stream ``pool-<region>``: capacity and pool membership are
+region-wide rules, so any two concurrent decisions in a region conflict (the loser gets 409,
+nothing recorded) instead of both passing on a stale state.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events import Envelope, Metadata
+from events import Envelope, EventData, Metadata
 from events.followup import FollowUpEnded
-from events.matching import MatchProposed, ScoreBreakdown
+from events.matching import (
+    CandidateLeftPool,
+    MatchDeclined,
+    MatchProposed,
+    PairEnded,
+    PairFormed,
+    ProposalWithdrawn,
+    RematchRequested,
+)
 from events.vocabulary import (
     AvailabilitySlot,
     EarlyEndingReason,
@@ -23,53 +38,152 @@ from events.vocabulary import (
     MatchDeclineReason,
     OverrideReason,
     Party,
+    ProposalWithdrawalReason,
     Role,
     Sector,
 )
-from services.common.observability import current_correlation_id
 from services.common.clock import Clock
 from services.common.consumer import NotReadyYet
 from services.common.errors import DomainError
+from services.common.observability import current_correlation_id
 from services.common.store import EventStore, Transaction
 from services.matching import domain
-from services.matching.assignment import assign
-from services.matching.scoring import Candidate, explain, score
+from services.matching.domain import region_of
+from services.matching.scoring import Candidate, explain
 
 Check = Callable[[str], None]  # vets the region an action is about (staff scope)
 
 
-def region_of(cohort_id: str) -> str:
-    return cohort_id.split("-", 1)[0]
+def pool_stream(region: str) -> str:
+    return f"pool-{region}"
 
 
 def _candidate(row: Any, capacity: int = 1) -> Candidate:
+    """An erased person's row keeps only role and region: an empty profile (they are out)."""
     return Candidate(
         person_id=row.person_id, role=Role(row.role), region=row.region,
-        departement=row.departement, sectors=frozenset(Sector(s) for s in row.sectors),
-        availability=frozenset(AvailabilitySlot(a) for a in row.availability),
-        remote_ok=row.remote_ok, aspirations=frozenset(JobFamily(a) for a in row.aspirations),
+        departement=row.departement or "", sectors=frozenset(map(Sector, row.sectors or ())),
+        availability=frozenset(map(AvailabilitySlot, row.availability or ())),
+        remote_ok=bool(row.remote_ok), aspirations=frozenset(map(JobFamily,
+                                                                row.aspirations or ())),
         job_family=JobFamily(row.job_family) if row.job_family else None, capacity=capacity)
 
 
-def assign_with_priority(mentees: list[Candidate], mentors: list[Candidate],
-                         rematch: set[UUID], min_score: float,
-                         excluded: frozenset[tuple[UUID, UUID]]):
-    """Those back in the pool after an early ending come first: they are assigned (optimally)
-    before the others, who share the places left. Within each group, ties go to whoever has
-    waited longest (the pool's order)."""
-    first = [m for m in mentees if m.person_id in rematch]
-    if not first:
-        return assign(mentees, mentors, min_score=min_score, excluded=excluded)
-    early, _ = assign(first, mentors, min_score=min_score, excluded=excluded)
-    taken = Counter(p.mentor_id for p in early)
-    left = [replace(m, capacity=m.capacity - taken[m.person_id]) for m in mentors
-            if m.capacity > taken[m.person_id]]
-    paired = {p.mentee_id for p in early}
-    rest, unmatched = assign([m for m in mentees if m.person_id not in paired], left,
-                             min_score=min_score, excluded=excluded)
-    mentor_ids = {p.mentor_id for p in [*early, *rest]}
-    unmatched = [u for u in unmatched if u.person_id not in mentor_ids]
-    return [*early, *rest], unmatched
+# -- the region's state, from its projections ------------------------------------------------
+
+
+async def load_programme(conn: AsyncConnection, region: str) -> domain.Programme:
+    """The region's folded state, as the projections hold it (they are updated in the same
+    transaction as every event that changes them)."""
+    pool = list(await conn.execute(text(
+        "SELECT * FROM matching.pool WHERE region = :r"), {"r": region}))
+    members = {r.person_id: domain.Member(_candidate(r, r.capacity or 1), r.admitted_at,
+                                          rematch=r.waiting_since is not None)
+               for r in pool if r.role is not None and r.admitted_at is not None}
+    exits = {r.person_id: r.left_reason for r in pool if r.left_reason is not None}
+    proposals = {r.match_id: domain.Proposal(r.match_id, r.cohort_id, r.mentee_id, r.mentor_id,
+                                             r.origin, domain.ProposalStatus(r.status))
+                 for r in await conn.execute(text(
+                     "SELECT * FROM matching.proposals WHERE region = :r"), {"r": region})}
+    pairs = {r.pair_id: domain.Pair(r.pair_id, r.cohort_id, r.mentee_id, r.mentor_id,
+                                    active=r.ended_on is None, early=bool(r.ended_early))
+             for r in await conn.execute(text(
+                 "SELECT * FROM matching.pairs WHERE region = :r"), {"r": region})}
+    cohorts = await conn.execute(text(
+        "SELECT e.data, EXISTS (SELECT 1 FROM matching.events l WHERE l.type = "
+        "'CohortLaunched' AND l.data->>'cohort_id' = e.data->>'cohort_id') AS launched "
+        "FROM matching.events e WHERE e.type = 'CohortOpened' AND e.region = :r"), {"r": region})
+    return domain.Programme(
+        members=members, exits=exits, proposals=proposals, pairs=pairs,
+        cohorts={row.data["cohort_id"]: domain.Cohort(
+            row.data["cohort_id"], date.fromisoformat(row.data["starts_on"]),
+            row.data["target_pairs"], date.fromisoformat(row.data["cut_off_on"]), row.launched)
+            for row in cohorts})
+
+
+async def stream_version(conn: AsyncConnection, stream: str) -> int:
+    return (await conn.execute(text(
+        "SELECT coalesce(max(stream_version), 0) FROM matching.events WHERE stream = :s"),
+        {"s": stream})).scalar()
+
+
+async def decide_in(tx: Transaction, region: str, command: Any, metadata: Metadata,
+                    ) -> tuple[list[EventData], domain.Programme]:
+    """One decision in ``tx``: the stream version is read before the state, so a decision
+    committed meanwhile makes the append conflict. ``command`` may be a function of the state
+    (e.g. the optimal proposals of the pool). Returns the events and the state before."""
+    stream = pool_stream(region)
+    version = await stream_version(tx.connection, stream)
+    state = await load_programme(tx.connection, region)
+    events = domain.decide(command(state) if callable(command) else command, state)
+    await record(tx, stream, version, events, state, metadata)
+    return events, state
+
+
+async def record(tx: Transaction, stream: str, version: int, events: Sequence[EventData],
+                 state: domain.Programme, metadata: Metadata) -> None:
+    """Append first (the transaction's first write), then update the projections."""
+    if not events:
+        return
+    await tx.append(stream, version, events, metadata)
+    now = tx.store.clock.now()
+    for event in events:
+        await project(tx.connection, event, state, metadata.region, now)
+        state = domain.evolve(event, state)
+
+
+# -- projections -----------------------------------------------------------------------------
+
+
+async def project(conn: AsyncConnection, event: EventData, state: domain.Programme,
+                  region: str, at: datetime) -> None:
+    """What each matching event changes in the SQL read models (mirrors ``domain.evolve``)."""
+    if isinstance(event, MatchProposed):
+        profiles = {m: state.members[m].profile for m in (event.mentee_id, event.mentor_id)}
+        await conn.execute(text(
+            "INSERT INTO matching.proposals (match_id, cohort_id, region, mentee_id, mentor_id, "
+            "origin, score, explanation, status, proposed_at) VALUES (:m, :c, :r, :mentee, "
+            ":mentor, :origin, CAST(:score AS jsonb), :why, 'proposed', :at)"),
+            {"m": event.match_id, "c": event.cohort_id, "r": region, "mentee": event.mentee_id,
+             "mentor": event.mentor_id, "origin": event.origin.value,
+             "score": event.score.model_dump_json(),
+             "why": explain(event.score, profiles[event.mentee_id], profiles[event.mentor_id]),
+             "at": at})
+    elif isinstance(event, (MatchDeclined, ProposalWithdrawn)):
+        status = "declined" if isinstance(event, MatchDeclined) else "withdrawn"
+        await conn.execute(text(
+            "UPDATE matching.proposals SET status = :s, closed_reason = :why, closed_at = :at "
+            "WHERE match_id = :m"),
+            {"s": status, "why": event.reason.value, "at": at, "m": event.match_id})
+    elif isinstance(event, PairFormed):
+        await conn.execute(text(
+            "INSERT INTO matching.pairs (pair_id, match_id, cohort_id, region, mentee_id, "
+            "mentor_id, formed_at) VALUES (:pair, :m, :c, :r, :mentee, :mentor, :at)"),
+            {"pair": event.pair_id, "m": event.match_id, "c": event.cohort_id, "r": region,
+             "mentee": event.mentee_id, "mentor": event.mentor_id, "at": at})
+        await conn.execute(text(
+            "UPDATE matching.proposals SET status = 'confirmed', closed_at = :at "
+            "WHERE match_id = :m"), {"m": event.match_id, "at": at})
+        await conn.execute(text(
+            "UPDATE matching.pool SET waiting_reason = NULL, waiting_since = NULL "
+            "WHERE person_id IN (:mentee, :mentor)"),
+            {"mentee": event.mentee_id, "mentor": event.mentor_id})
+    elif isinstance(event, PairEnded):
+        await conn.execute(text(
+            "UPDATE matching.pairs SET ended_on = :on, ended_early = :early WHERE pair_id = :p"),
+            {"on": event.ended_on, "early": event.early, "p": event.pair_id})
+    elif isinstance(event, RematchRequested):  # back in the pool, ahead of later arrivals
+        await conn.execute(text(
+            "UPDATE matching.pool SET waiting_since = coalesce(admitted_at, :at), "
+            "waiting_reason = NULL WHERE person_id = :p"), {"p": event.person_id, "at": at})
+    elif isinstance(event, CandidateLeftPool):
+        await conn.execute(text(
+            "UPDATE matching.pool SET left_reason = coalesce(left_reason, :why), "
+            "waiting_reason = NULL WHERE person_id = :p"),
+            {"p": event.person_id, "why": event.reason.value})
+
+
+# -- the service -----------------------------------------------------------------------------
 
 
 class Matching:
@@ -80,248 +194,175 @@ class Matching:
     def _meta(self, region: str, actor: str) -> Metadata:
         return Metadata(region=region, actor=actor, correlation_id=current_correlation_id())
 
-    async def _cohort(self, tx, cohort_id: str) -> tuple[domain.Cohort, int]:
-        events = [e.data for e in await tx.read_stream(f"cohort-{cohort_id}")]
-        return domain.cohort_from(events), len(events)
-
     # -- cohorts ----------------------------------------------------------------------------
 
     async def open_cohort(self, region: str, starts_on: date, target_pairs: int,
                           cut_off_on: date, actor: str) -> str:
         cohort_id = f"{region}-{starts_on:%Y-%m}"
         async with self.store.transaction() as tx:
-            state, version = await self._cohort(tx, cohort_id)
-            events = domain.decide(
-                domain.OpenCohort(cohort_id, starts_on, target_pairs, cut_off_on), state)
-            await tx.append(f"cohort-{cohort_id}", version, events, self._meta(region, actor))
+            events = [e.data for e in await tx.read_stream(f"cohort-{cohort_id}")]
+            decided = domain.decide(
+                domain.OpenCohort(cohort_id, starts_on, target_pairs, cut_off_on),
+                domain.cohort_from(events))
+            await tx.append(f"cohort-{cohort_id}", len(events), decided,
+                            self._meta(region, actor))
         return cohort_id
 
-    async def launch(self, cohort_id: str, actor: str, check: Check) -> int:
-        check(region_of(cohort_id))
+    async def launch(self, cohort_id: str, actor: str, check: Check) -> dict[str, Any]:
+        """Launch a cohort: its still-pending proposals are withdrawn first, and both people
+        of each return to the pool for the next cohort."""
+        region = region_of(cohort_id)
+        check(region)
         async with self.store.transaction() as tx:
-            state, version = await self._cohort(tx, cohort_id)
-            pairs = (await tx.connection.execute(text(
-                "SELECT count(*) FROM matching.pairs WHERE cohort_id = :c AND ended_on IS NULL"),
-                {"c": cohort_id})).scalar()
-            events = domain.decide(domain.Launch(self.clock.now().date(), pairs), state)
-            await tx.append(f"cohort-{cohort_id}", version, events,
-                            self._meta(region_of(cohort_id), actor))
-        return pairs
+            events, _ = await decide_in(
+                tx, region, domain.Launch(cohort_id, self.clock.now().date()),
+                self._meta(region, actor))
+        withdrawn = [e for e in events if isinstance(e, ProposalWithdrawn)]
+        launched = events[-1]
+        return {
+            "cohort_id": cohort_id, "pair_count": launched.pair_count,
+            "withdrawn_proposals": [str(e.match_id) for e in withdrawn],
+            "returned_to_pool": sorted({str(p) for e in withdrawn
+                                        for p in (e.mentee_id, e.mentor_id)}),
+            "message": (f"{len(withdrawn)} proposition(s) encore en attente retirée(s) : les "
+                        "personnes concernées retournent au vivier pour la cohorte suivante."
+                        if withdrawn else "Aucune proposition en attente."),
+        }
 
     # -- the pool and the optimal assignment ------------------------------------------------
 
-    async def pool(self, region: str, admitted_by: date | None = None,
-                   ) -> tuple[list[Candidate], list[Candidate], list[Any]]:
-        """(mentees free to pair, mentors with remaining places, rows) of a region; only those
-        admitted by ``admitted_by`` (a cohort's cut-off) when given."""
+    async def pool(self, region: str) -> tuple[list[Candidate], list[Candidate], list[Any]]:
+        """(mentees waiting, mentors with free places — capacity set to their free places,
+        pool rows) of a region."""
         async with self.store.engine.connect() as conn:
+            state = await load_programme(conn, region)
             rows = list(await conn.execute(text(
-                "SELECT p.*, "
-                " (SELECT count(*) FROM matching.pairs x WHERE x.ended_on IS NULL AND "
-                "   (x.mentee_id = p.person_id OR x.mentor_id = p.person_id)) AS active, "
-                " (SELECT count(*) FROM matching.proposals x WHERE x.status = 'proposed' AND "
-                "   (x.mentee_id = p.person_id OR x.mentor_id = p.person_id)) AS pending "
-                "FROM matching.pool p WHERE p.region = :region AND p.left_reason IS NULL "
-                "AND (CAST(:by AS date) IS NULL OR p.admitted_at::date <= CAST(:by AS date)) "
-                "ORDER BY coalesce(p.waiting_since, p.admitted_at), p.person_id"),
-                {"region": region, "by": admitted_by}))
-        mentees = [_candidate(r) for r in rows
-                   if r.role == Role.mentee.value and r.active == 0 and r.pending == 0]
-        mentors = [_candidate(r, r.capacity - r.active - r.pending) for r in rows
-                   if r.role == Role.mentor.value and r.capacity - r.active - r.pending > 0]
+                "SELECT * FROM matching.pool WHERE region = :r AND left_reason IS NULL"),
+                {"r": region}))
+        mentees = [m.profile for m in domain.waiting_mentees(state, region)]
+        mentors = [replace(m.profile, capacity=n)
+                   for m, n in domain.mentors_with_places(state, region)]
         return mentees, mentors, rows
-
-    async def _excluded(self) -> frozenset[tuple[UUID, UUID]]:
-        async with self.store.engine.connect() as conn:
-            rows = await conn.execute(text(
-                "SELECT mentee_id, mentor_id FROM matching.pairs WHERE ended_early"))
-            return frozenset((r.mentee_id, r.mentor_id) for r in rows)
 
     async def propose(self, cohort_id: str, actor: str, check: Check,
                       min_score: float) -> tuple[list[dict], list[dict]]:
         region = region_of(cohort_id)
         check(region)
-        async with self.store.engine.connect() as conn:
-            cohort = domain.cohort_from(
-                [e.data for e in await Transaction(self.store, conn).read_stream(
-                    f"cohort-{cohort_id}")])
-        mentees, mentors, rows = await self.pool(region, cohort.cut_off_on)
-        proposals, unmatched = assign_with_priority(
-            mentees, mentors, {r.person_id for r in rows if r.waiting_since is not None},
-            min_score, await self._excluded())
-        by_id = {c.person_id: c for c in [*mentees, *mentors]}
-        events = [domain.proposal(uuid4(), cohort_id, p.mentee_id, p.mentor_id, p.score)
-                  for p in proposals]
+        unmatched: list = []
+
+        def plan(state: domain.Programme) -> domain.Propose:
+            proposals, left_out = domain.plan_proposals(state, cohort_id, min_score)
+            unmatched.extend(left_out)
+            return domain.Propose(cohort_id, proposals)
+
         async with self.store.transaction() as tx:
-            state, version = await self._cohort(tx, cohort_id)
-            events = domain.decide(domain.Propose(events), state)
-            if events:
-                await tx.append(f"cohort-{cohort_id}", version, events, self._meta(region, actor))
-            for event in events:
-                await self._save_proposal(tx.connection, event, region, by_id)
+            events, state = await decide_in(tx, region, plan, self._meta(region, actor))
             for miss in unmatched:
                 await tx.connection.execute(text(
                     "UPDATE matching.pool SET waiting_reason = :reason WHERE person_id = :p"),
                     {"reason": miss.reason, "p": miss.person_id})
-        return ([self._proposal_view(e, by_id) for e in events],
+        return ([self._proposal_view(e, state) for e in events],
                 [{"person_id": str(m.person_id), "role": m.role.value, "reason": m.reason,
                   "message": m.message} for m in unmatched])
 
-    def _proposal_view(self, event: MatchProposed, by_id: dict[UUID, Candidate]) -> dict:
+    def _proposal_view(self, event: MatchProposed, state: domain.Programme) -> dict:
         return {"match_id": str(event.match_id), "cohort_id": event.cohort_id,
                 "mentee_id": str(event.mentee_id), "mentor_id": str(event.mentor_id),
                 "origin": event.origin.value, "score": event.score.model_dump(),
-                "explanation": explain(event.score, by_id[event.mentee_id],
-                                       by_id[event.mentor_id]), "status": "proposed"}
-
-    async def _save_proposal(self, conn, event: MatchProposed, region: str,
-                             by_id: dict[UUID, Candidate]) -> None:
-        await conn.execute(text(
-            "INSERT INTO matching.proposals (match_id, cohort_id, region, mentee_id, mentor_id, "
-            "origin, score, explanation, status, proposed_at) VALUES (:m, :c, :r, :mentee, "
-            ":mentor, :origin, CAST(:score AS jsonb), :why, 'proposed', :at)"),
-            {"m": event.match_id, "c": event.cohort_id, "r": region, "mentee": event.mentee_id,
-             "mentor": event.mentor_id, "origin": event.origin.value,
-             "score": event.score.model_dump_json(),
-             "why": explain(event.score, by_id[event.mentee_id], by_id[event.mentor_id]),
-             "at": self.clock.now()})
+                "explanation": explain(event.score, state.members[event.mentee_id].profile,
+                                       state.members[event.mentor_id].profile),
+                "status": "proposed"}
 
     # -- staff decisions --------------------------------------------------------------------
 
-    async def _proposal(self, match_id: UUID) -> Any:
+    async def _region_of_proposal(self, match_id: UUID) -> str:
         async with self.store.engine.connect() as conn:
-            row = (await conn.execute(text(
-                "SELECT * FROM matching.proposals WHERE match_id = :m"), {"m": match_id})).first()
-        if row is None:
+            region = (await conn.execute(text(
+                "SELECT region FROM matching.proposals WHERE match_id = :m"),
+                {"m": match_id})).scalar()
+        if region is None:
             raise DomainError("proposal_not_found", "Proposition introuvable.")
-        return row
+        return region
 
     async def confirm(self, match_id: UUID, actor: str, check: Check) -> dict:
-        row = await self._proposal(match_id)
-        check(row.region)
-        if row.status != "proposed":
-            raise DomainError("proposal_closed", f"Cette proposition est déjà "
-                              f"{'confirmée' if row.status == 'confirmed' else 'déclinée'}.")
-        async with self.store.engine.connect() as conn:
-            capacity = (await conn.execute(text(
-                "SELECT capacity FROM matching.pool WHERE person_id = :p AND left_reason IS NULL"),
-                {"p": row.mentor_id})).scalar()
-            mentee_here = (await conn.execute(text(
-                "SELECT 1 FROM matching.pool WHERE person_id = :p AND left_reason IS NULL"),
-                {"p": row.mentee_id})).scalar()
-        if capacity is None or mentee_here is None:
-            raise DomainError("candidate_left", "L'une des deux personnes a quitté le vivier "
-                              "(retrait, refus ou effacement).")
-        cohort_events = await self.store.read_stream(f"cohort-{row.cohort_id}")
-        proposal = domain.cohort_from([e.data for e in cohort_events]).proposals[match_id]
-        pair_id = uuid4()
-        stream = f"mentor-{row.mentor_id}"
+        region = await self._region_of_proposal(match_id)
+        check(region)
         try:
             async with self.store.transaction() as tx:
-                history = [e.data for e in await tx.read_stream(stream)]
-                events = domain.decide(domain.FormPair(pair_id, proposal, capacity),
-                                       domain.mentor_from(history))
-                await tx.append(stream, len(history), events, self._meta(row.region, actor))
-                await tx.connection.execute(text(
-                    "INSERT INTO matching.pairs (pair_id, match_id, cohort_id, region, mentee_id, "
-                    "mentor_id, formed_at) VALUES (:pair, :m, :c, :r, :mentee, :mentor, :at)"),
-                    {"pair": pair_id, "m": match_id, "c": row.cohort_id, "r": row.region,
-                     "mentee": row.mentee_id, "mentor": row.mentor_id, "at": self.clock.now()})
-                await tx.connection.execute(text(
-                    "UPDATE matching.proposals SET status = 'confirmed' WHERE match_id = :m"),
-                    {"m": match_id})
-                await tx.connection.execute(text(
-                    "UPDATE matching.pool SET waiting_reason = NULL, waiting_since = NULL "
-                    "WHERE person_id IN (:mentee, :mentor)"),
-                    {"mentee": row.mentee_id, "mentor": row.mentor_id})
-        except IntegrityError:
+                [formed], _ = await decide_in(tx, region, domain.Confirm(match_id, uuid4()),
+                                              self._meta(region, actor))
+        except IntegrityError:  # the last guard: one active pair per mentee
             raise DomainError("mentee_already_paired",
                               "Cette personne vient d'être mise en binôme par ailleurs.") from None
-        return {"pair_id": str(pair_id), "match_id": str(match_id), "cohort_id": row.cohort_id,
-                "mentee_id": str(row.mentee_id), "mentor_id": str(row.mentor_id)}
+        return _pair_view(formed)
 
     async def decline(self, match_id: UUID, declined_by: Party, reason: MatchDeclineReason,
                       actor: str, check: Check) -> None:
-        row = await self._proposal(match_id)
-        check(row.region)
-        if row.status != "proposed":
-            raise DomainError("proposal_closed", "Cette proposition n'est plus en attente.")
+        region = await self._region_of_proposal(match_id)
+        check(region)
         async with self.store.transaction() as tx:
-            state, version = await self._cohort(tx, row.cohort_id)
-            events = domain.decide(domain.DeclineProposal(match_id, declined_by, reason), state)
-            await tx.append(f"cohort-{row.cohort_id}", version, events,
-                            self._meta(row.region, actor))
-            await tx.connection.execute(text(
-                "UPDATE matching.proposals SET status = 'declined' WHERE match_id = :m"),
-                {"m": match_id})
+            await decide_in(tx, region, domain.DeclineProposal(match_id, declined_by, reason),
+                            self._meta(region, actor))
+
+    async def cancel(self, match_id: UUID, reason: ProposalWithdrawalReason, actor: str,
+                     check: Check) -> None:
+        region = await self._region_of_proposal(match_id)
+        check(region)
+        async with self.store.transaction() as tx:
+            await decide_in(tx, region, domain.CancelProposal(match_id, reason),
+                            self._meta(region, actor))
 
     async def override(self, cohort_id: str, mentee_id: UUID, mentor_id: UUID,
                        reason: OverrideReason, actor: str, check: Check) -> dict:
-        """Pair two candidates by hand: a proposal with the referent's reason, confirmed at
-        once (still within the mentor's capacity)."""
+        """Pair two candidates by hand: the referent's proposal and the pair are appended
+        together, or nothing is (capacity and pool membership checked first)."""
         region = region_of(cohort_id)
         check(region)
-        _, _, rows = await self.pool(region)
-        found = {r.person_id: r for r in rows}
-        mentee, mentor = found.get(mentee_id), found.get(mentor_id)
-        if mentee is None or mentee.role != Role.mentee.value:
-            raise DomainError("mentee_not_in_pool", "Cette personne n'est pas dans le vivier des "
-                              "mentoré·es de la région.", "mentee_id", status=422)
-        if mentor is None or mentor.role != Role.mentor.value:
-            raise DomainError("mentor_not_in_pool", "Cette personne n'est pas dans le vivier des "
-                              "mentors de la région.", "mentor_id", status=422)
-        a, b = _candidate(mentee), _candidate(mentor, mentor.capacity)
-        breakdown = score(a, b) or ScoreBreakdown(geography=0, sectors=0, aspirations=0,
-                                                  availability=0, total=0)
-        event = domain.proposal(uuid4(), cohort_id, mentee_id, mentor_id, breakdown, reason)
-        async with self.store.transaction() as tx:
-            state, version = await self._cohort(tx, cohort_id)
-            events = domain.decide(domain.Propose([event]), state)
-            await tx.append(f"cohort-{cohort_id}", version, events, self._meta(region, actor))
-            await self._save_proposal(tx.connection, event, region, {mentee_id: a, mentor_id: b})
-        return await self.confirm(event.match_id, actor, check)
+        command = domain.PairByHand(cohort_id, mentee_id, mentor_id, reason, uuid4(), uuid4())
+        try:
+            async with self.store.transaction() as tx:
+                events, _ = await decide_in(tx, region, command, self._meta(region, actor))
+        except IntegrityError:
+            raise DomainError("mentee_already_paired",
+                              "Cette personne vient d'être mise en binôme par ailleurs.") from None
+        return _pair_view(events[-1])
 
     async def end_pair(self, pair_id: UUID, reason: EarlyEndingReason | None,
-                       ended_by: Party | None, ended_on: date, actor: str, check: Check) -> None:
+                       ended_by: Party | None, ended_on: date, actor: str,
+                       check: Check) -> list[EventData]:
         async with self.store.engine.connect() as conn:
-            row = (await conn.execute(text("SELECT * FROM matching.pairs WHERE pair_id = :p"),
-                                      {"p": pair_id})).first()
-        if row is None:
+            region = (await conn.execute(text(
+                "SELECT region FROM matching.pairs WHERE pair_id = :p"), {"p": pair_id})).scalar()
+        if region is None:
             raise DomainError("pair_not_found", "Binôme introuvable.")
-        check(row.region)
+        check(region)
         async with self.store.transaction() as tx:
-            await end_pair_in(tx, row, reason, ended_by, ended_on, self._meta(row.region, actor))
+            events, _ = await decide_in(tx, region, domain.EndPair(pair_id, ended_on, reason,
+                                                                   ended_by),
+                                        self._meta(region, actor))
+        return events
 
 
-async def end_pair_in(tx: Transaction, row: Any, reason: EarlyEndingReason | None,
-                      ended_by: Party | None, ended_on: date, metadata: Metadata) -> None:
-    """End the pair of ``row`` (matching.pairs) in ``tx``: the append comes first."""
-    stream = f"mentor-{row.mentor_id}"
-    history = [e.data for e in await tx.read_stream(stream)]
-    events = domain.decide(domain.EndPair(row.pair_id, ended_on, reason, ended_by),
-                           domain.mentor_from(history))
-    await tx.append(stream, len(history), events, metadata)
-    await tx.connection.execute(text(
-        "UPDATE matching.pairs SET ended_on = :on, ended_early = :early "
-        "WHERE pair_id = :p"), {"on": ended_on, "early": reason is not None, "p": row.pair_id})
-    if reason is not None:  # back to the pool, ahead of those who arrived later
-        await tx.connection.execute(text(
-            "UPDATE matching.pool SET waiting_since = admitted_at WHERE person_id = :m"),
-            {"m": row.mentee_id})
+def _pair_view(formed: PairFormed) -> dict:
+    return {"pair_id": str(formed.pair_id), "match_id": str(formed.match_id),
+            "cohort_id": formed.cohort_id, "mentee_id": str(formed.mentee_id),
+            "mentor_id": str(formed.mentor_id)}
 
 
 async def on_followup_ended(envelope: Envelope, tx: Transaction) -> None:
     """Followup ended a journey (completed after the final review, or early): end the pair
-    here too, which may put the mentee back in the pool."""
+    here too, which rematches the mentee or takes them out of the pool."""
     data = envelope.data
     if not isinstance(data, FollowUpEnded):
         return
-    row = (await tx.connection.execute(text("SELECT * FROM matching.pairs WHERE pair_id = :p"),
-                                       {"p": data.pair_id})).first()
+    row = (await tx.connection.execute(text(
+        "SELECT region, ended_on FROM matching.pairs WHERE pair_id = :p"),
+        {"p": data.pair_id})).first()
     if row is None:
         raise NotReadyYet(f"pair {data.pair_id} not formed here yet")
     if row.ended_on is not None:
         return  # ended here first (matching's own endpoint): followup only followed
-    await end_pair_in(tx, row, data.reason, data.ended_by, data.ended_on, Metadata(
-        region=envelope.region, actor=envelope.actor, correlation_id=envelope.correlation_id,
+    await decide_in(tx, row.region, domain.EndPair(data.pair_id, data.ended_on, data.reason,
+                                                   data.ended_by), Metadata(
+        region=row.region, actor=envelope.actor, correlation_id=envelope.correlation_id,
         causation_id=envelope.event_id))
