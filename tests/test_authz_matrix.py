@@ -86,6 +86,8 @@ POLICY: dict[str, Rule] = {
     "matching GET /staff/cohorts/{cohort_id}/proposals": READ,
     "matching POST /staff/proposals/{match_id}/confirm": ACT,
     "matching POST /staff/proposals/{match_id}/decline": ACT,
+    "matching POST /staff/proposals/{match_id}/cancel": ACT,
+    "matching GET /staff/proposals": READ,
     "matching POST /staff/cohorts/{cohort_id}/pairs": ACT,
     "matching POST /staff/pairs/{pair_id}/end": ACT,
     "matching POST /staff/cohorts/{cohort_id}/launch": ACT,

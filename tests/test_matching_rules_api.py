@@ -27,8 +27,11 @@ ADMIN = token("admin")
 async def admitted(intake, form: dict, path: str) -> tuple[str, str]:
     """Through intake's API: apply, interview, admit. Returns (application id, person id)."""
     application_id = (await intake.post(path, json=form)).json()["application_id"]
+    # Interviewed as soon as they applied: an opinion cannot precede the interview.
+    detail = (await intake.get(f"/staff/applications/{application_id}", headers=BRE)).json()
     booked = (await intake.post(f"/staff/applications/{application_id}/interviews", headers=BRE,
-                                json={"scheduled_at": "2026-01-20T10:00:00+01:00"})).json()
+                                json={"scheduled_at": detail["application"]["submitted_at"]})
+              ).json()
     await intake.post(f"/staff/applications/{application_id}/interviews/"
                       f"{booked['interview_id']}/outcome", headers=BRE,
                       json={"outcome": "favourable"})

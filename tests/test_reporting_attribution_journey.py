@@ -44,9 +44,11 @@ async def test_a_re_routed_application_is_counted_where_it_is_handled(settings):
                                   headers=IDF_REFERENT,
                                   json={"to_region": "BRE", "reason": "closer_to_home"})
         assert moved.status_code == 200, moved.text
+        detail = (await intake.get(f"/staff/applications/{application_id}",
+                                   headers=BRE_REFERENT)).json()
         booked = await intake.post(f"/staff/applications/{application_id}/interviews",
-                                   headers=BRE_REFERENT,
-                                   json={"scheduled_at": "2026-01-20T10:00:00+01:00"})
+                                   headers=BRE_REFERENT,  # at once: an opinion cannot precede it
+                                   json={"scheduled_at": detail["application"]["submitted_at"]})
         assert booked.status_code == 201, booked.text
         await intake.post(f"/staff/applications/{application_id}/interviews/"
                           f"{booked.json()['interview_id']}/outcome", headers=BRE_REFERENT,
