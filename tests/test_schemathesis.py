@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 import uvicorn
@@ -34,6 +35,8 @@ from tests.conftest import create_database
 from tests.intake_client import AUTH_SECRET, TODAY, token
 
 SERVICES = ("intake", "matching", "followup", "reporting")
+SERVED = ("IDF", "BRE")
+REGION_PATTERN = "^[A-Z]{3}$"
 # Per operation and mode (valid, invalid): the file stays within a few minutes on 2 cores.
 # Without a token every staff route stops at 401: a few examples show it.
 EXAMPLES = {"admin": 8, "anonymous": 3}
@@ -83,9 +86,24 @@ async def live(postgres, nats_server) -> Iterator[dict[str, str]]:
             service.stop()
 
 
+def served_regions_only(node: Any) -> Any:
+    """The documented schema with region codes drawn from the served regions: a random code
+    stops at "unknown region", a served one takes the request on to the rules."""
+    if isinstance(node, dict):
+        steered = {key: served_regions_only(value) for key, value in node.items()}
+        if steered.get("pattern") == REGION_PATTERN:
+            steered["enum"] = list(SERVED)
+        return steered
+    if isinstance(node, list):
+        return [served_regions_only(item) for item in node]
+    return node
+
+
 def failures_of(base_url: str, headers: dict[str, str], examples: int) -> list[str]:
-    """Every operation fuzzed; the first failure of each, described."""
-    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    """Every operation fuzzed; the first failure of each, described. Responses are checked
+    against the schema the service documents (region codes steered only in generation)."""
+    documented = httpx.get(f"{base_url}/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(served_regions_only(documented))
     found: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
