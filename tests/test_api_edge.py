@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
+from services.common import validation
 from services.common.api import MAX_ERRORS
 from services.common.limits import TokenBuckets
 from services.common.settings import Settings
@@ -188,3 +190,52 @@ async def test_openapi_documents_the_real_error_shape(services):
                     assert ref.endswith("/ErrorBody"), (name, method, path, status)
     intake = (await services["intake"].get("/openapi.json")).json()
     assert "413" in intake["paths"]["/applications/mentee"]["post"]["responses"]
+
+
+# type, value given, accepted (the shared types alone, no service)
+BOUNDS: list[tuple[Any, Any, bool]] = [
+    (validation.ProgrammeDate, "2026-03-01", True),
+    (validation.ProgrammeDate, "0287-02-13", False),
+    (validation.ProgrammeDate, "2101-01-01", False),
+    (validation.BirthDate, "1899-12-31", False),
+    (validation.BirthDate, "2003-02-01", True),
+    (validation.ProgrammeInstant, "2026-03-01T10:00:00+01:00", True),
+    (validation.ProgrammeInstant, "9999-12-31T23:59:59-14:00", False),
+    (validation.ProgrammeInstant, "2100-12-31T23:00:00-14:00", False),  # 2101 in UTC
+    (validation.Instant, "0001-01-01T00:00:00+14:00", False),
+    (validation.Instant, "2026-01-31T23:59:59Z", True),
+    (validation.Count(1, 3), 2, True),
+    (validation.Count(1, 3), True, False),
+    (validation.Count(1, 3), "2", False),
+    (validation.Count(1, 3), 2.0, False),
+    (validation.Flag, True, True),
+    (validation.Flag, "yes", False),
+    (validation.Flag, 1, False),
+    (validation.Line(10), "Inès", True),
+    (validation.Line(10), "In\x00ès", False),
+    (validation.Line(10), "Inès\nX", False),
+    (validation.Line(10), "x" * 11, False),
+    (validation.Text(100), "Deux\nlignes", True),
+    (validation.Text(100), "Bip\x07", False),
+    (validation.Score, 0.5, True),
+    (validation.Score, True, False),
+    (validation.Score, float("inf"), False),
+    (validation.BoundedList(int, max_length=3), [1, 2, 3], True),
+    (validation.BoundedList(int, max_length=3), [1, 2, 3, 4], False),
+    (validation.Offset, "18403621320524238438055018496000", False),
+    (validation.Offset, "10", True),
+    (validation.Email, "Zoe@Example.org", True),
+    (validation.Email, "zoe@", False),
+]
+
+
+@pytest.mark.parametrize("kind, value, accepted", BOUNDS,
+                         ids=[f"{i}-{str(b[1])[:30]!r}" for i, b in enumerate(BOUNDS)])
+def test_bounded_types(kind, value, accepted):
+    adapter = TypeAdapter(kind)
+    if accepted:
+        adapter.validate_python(value)
+    else:
+        with pytest.raises(ValidationError) as refused:
+            adapter.validate_python(value)
+        assert refused.value.error_count() == 1
