@@ -30,8 +30,9 @@ MAX_LIST = 50  # items of a list in a form (sectors, availability…): vocabular
 # Years a programme date may take (cohorts, sessions, reviews, events) and a birth date.
 PROGRAMME_YEARS = (2020, 2100)
 BIRTH_YEARS = (1900, 2100)
-# An instant asked of the reports: anything the event store could have recorded.
-INSTANT_YEARS = (2000, 2100)
+# An instant asked of the reports: any the datetime type holds in every time zone (a future
+# one is then refused by the reports themselves, with their own message).
+INSTANT_YEARS = (1900, 9998)
 
 # C0 and C1 control characters except tab, line feed and carriage return (kept in free text);
 # PostgreSQL refuses NUL outright, the others have no place in a name or a code.
