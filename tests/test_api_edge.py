@@ -239,3 +239,14 @@ def test_bounded_types(kind, value, accepted):
         with pytest.raises(ValidationError) as refused:
             adapter.validate_python(value)
         assert refused.value.error_count() == 1
+
+
+async def test_a_lone_surrogate_is_refused_and_never_breaks_the_answer(services):
+    for raw, code in ((b'{"\\ud800": 1}', "unknown_field"),
+                      (b'{"region": "IDF", "email": "a@example.org", "display_name": "\\udfff"}',
+                       "invalid_type")):
+        response = await services["followup"].put(
+            "/staff/referents/x", content=raw,
+            headers={**ADMIN, "content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert code in codes(response)

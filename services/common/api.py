@@ -106,7 +106,9 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 def _field(loc: tuple[Any, ...]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
+    # A client's own key comes back: bounded, and encodable (a lone surrogate is not).
+    field = ".".join(parts)[:200].encode("utf-8", "replace").decode("utf-8")
+    return field or None
 
 
 def _translate(error: dict[str, Any]) -> dict[str, Any]:

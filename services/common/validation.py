@@ -34,9 +34,10 @@ BIRTH_YEARS = (1900, 2100)
 # one is then refused by the reports themselves, with their own message).
 INSTANT_YEARS = (1900, 9998)
 
-# C0 and C1 control characters except tab, line feed and carriage return (kept in free text);
-# PostgreSQL refuses NUL outright, the others have no place in a name or a code.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 and C1 control characters except tab, line feed and carriage return (kept in free text),
+# and lone surrogates (JSON's "\ud800": no UTF-8 for them). PostgreSQL refuses NUL outright,
+# the others have no place in a name or a code.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 
