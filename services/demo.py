@@ -336,7 +336,9 @@ class Seeder:
     async def run(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
         async with AsyncExitStack() as stack:
             for name in ("intake", "matching", "followup"):
-                runtime = ServiceRuntime(definition_of(name), self.settings, self.clock)
+                # Every seeded form comes from this process: no per-address limit here.
+                seeding = self.settings.model_copy(update={"public_rate_per_minute": 0})
+                runtime = ServiceRuntime(definition_of(name), seeding, self.clock)
                 app = runtime.app()
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 self.runtimes[name] = runtime

@@ -47,7 +47,8 @@ DASHBOARDS: dict[Path, Path] = {}  # the file with the dashboard link each `succ
 def start_up(data_dir: Path, *args: str, **extra_env: str):
     """`success up` in a fresh data dir, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
-    env.update(SUCCESS_LOG_JSON="true", **extra_env)
+    # Applications pour in from this one address: no per-address limit (test_api_edge has it).
+    env.update(SUCCESS_LOG_JSON="true", SUCCESS_PUBLIC_RATE_PER_MINUTE="0", **extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--fresh",
          *args],

@@ -6,14 +6,17 @@ programs, the faulty field, and a French message for the person reading it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pydantic import BaseModel, Field
 from pydantic_core import PydanticCustomError
 
 from services.common.errors import DomainError
@@ -54,8 +57,37 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "timezone_aware": ("invalid_datetime", "Précisez le fuseau horaire (ex. +01:00 ou Z)."),
     "uuid_parsing": ("invalid_id", "Identifiant invalide (UUID attendu)."),
     "uuid_type": ("invalid_id", "Identifiant invalide (UUID attendu)."),
-    "value_error": ("invalid_value", "{msg}"),
+    "value_error": ("invalid_value", "Valeur invalide."),
+    "int_from_float": ("invalid_type", "Un nombre entier est attendu."),
+    "int_parsing_size": ("out_of_range", "Ce nombre est trop grand."),
+    "float_type": ("invalid_type", "Un nombre est attendu."),
+    "float_parsing": ("invalid_type", "Un nombre est attendu."),
+    "finite_number": ("invalid_type", "Un nombre fini est attendu."),
+    "string_unicode": ("invalid_type", "Une chaîne de caractères valide est attendue."),
+    "string_sub_type": ("invalid_type", "Une chaîne de caractères est attendue."),
+    "date_from_datetime_inexact": ("invalid_date", "Date invalide : utilisez le format "
+                                   "AAAA-MM-JJ."),
+    "datetime_from_date_parsing": ("invalid_datetime", "Date et heure invalides (format ISO "
+                                   "8601 attendu)."),
+    "datetime_object_invalid": ("invalid_datetime", "Date et heure invalides (format ISO "
+                                "8601 attendu)."),
+    "timezone_naive": ("invalid_datetime", "Date et heure invalides (format ISO 8601 "
+                       "attendu)."),
+    "uuid_version": ("invalid_id", "Identifiant invalide (UUID attendu)."),
+    "set_type": ("invalid_type", "Une liste est attendue."),
+    "frozen_set_type": ("invalid_type", "Une liste est attendue."),
+    "iterable_type": ("invalid_type", "Une liste est attendue."),
+    "union_tag_invalid": ("invalid_choice", "Valeur inconnue."),
+    "union_tag_not_found": ("required", "Ce champ est obligatoire."),
+    "model_type": ("invalid_type", "Un objet JSON est attendu."),
+    "recursion_loop": ("invalid_json", "Le corps de la requête est trop profondément imbriqué."),
+    "json_type": ("invalid_json", "Le corps de la requête n'est pas un JSON valide."),
+    "none_required": ("invalid_type", "Aucune valeur n'est attendue ici."),
 }
+# At most this many errors in one answer: a body with thousands of faults gets a short answer.
+MAX_ERRORS = 20
+INVALID_JSON = ("invalid_json", "Le corps de la requête n'est pas un JSON valide (UTF-8, "
+                "imbrication raisonnable).")
 
 
 _CUSTOM_CODES: set[str] = set()
@@ -74,7 +106,9 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 def _field(loc: tuple[Any, ...]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
+    # A client's own key comes back: bounded, and encodable (a lone surrogate is not).
+    field = ".".join(parts)[:200].encode("utf-8", "replace").decode("utf-8")
+    return field or None
 
 
 def _translate(error: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +117,6 @@ def _translate(error: dict[str, Any]) -> dict[str, Any]:
                 "message": error["msg"]}
     code, template = _MESSAGES.get(error["type"], ("invalid", "Valeur invalide."))
     context = {k: v for k, v in (error.get("ctx") or {}).items()}
-    if error["type"] == "value_error":
-        # Our own validators raise ValueError with a French message.
-        context["msg"] = str(context.get("error", error.get("msg", "Valeur invalide.")))
     if "expected" in context:  # pydantic writes "'a', 'b' or 'c'"
         context["expected"] = str(context["expected"]).replace(" or ", " ou ")
     try:
@@ -95,12 +126,21 @@ def _translate(error: dict[str, Any]) -> dict[str, Any]:
     return {"code": code, "field": _field(tuple(error.get("loc", ()))), "message": message}
 
 
+def validation_body(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The answer to a refused body: its first errors, translated, and a note when there were
+    more (never an answer larger than the request deserves)."""
+    shown = [_translate(e) for e in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        shown.append({"code": "too_many_errors", "field": None, "message": (
+            f"{len(errors) - MAX_ERRORS} autre(s) erreur(s) non détaillée(s) : corrigez "
+            "celles-ci puis renvoyez la requête.")})
+    return {"errors": shown}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            status_code=422, content={"errors": [_translate(e) for e in exc.errors()]}
-        )
+        return JSONResponse(status_code=422, content=validation_body(exc.errors()))
 
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
@@ -122,9 +162,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict) and "errors" in exc.detail:
             content = exc.detail
+        elif exc.status_code == 400:  # FastAPI could not decode the body (UTF-8, depth, size)
+            return JSONResponse(status_code=422, content=error_body(*INVALID_JSON))
         else:
             content = error_body(_HTTP_CODES.get(exc.status_code, "error"),
-                                 _HTTP_MESSAGES.get(exc.status_code, str(exc.detail)))
+                                 _HTTP_MESSAGES.get(exc.status_code, "La requête n'a pas pu être traitée."))
         return JSONResponse(status_code=exc.status_code, content=content,
                             headers=getattr(exc, "headers", None))
 
@@ -142,11 +184,87 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 _HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 503: "unavailable"}
+               405: "method_not_allowed", 409: "conflict", 413: "body_too_large",
+               429: "rate_limited", 503: "unavailable"}
 _HTTP_MESSAGES = {
     401: "Identification requise : fournissez un jeton valide (en-tête Authorization).",
     403: "Vous n'avez pas les droits pour cette action.",
     404: "Ressource introuvable : vérifiez l'adresse.",
     405: "Méthode non autorisée pour cette adresse.",
+    409: "Cette action ne correspond pas à l'état actuel du dossier.",
     503: "Service momentanément indisponible ; réessayez dans un instant.",
 }
+
+
+# --- the documented error shape -------------------------------------------------------------
+
+class ErrorItem(BaseModel):
+    code: str = Field(description="code stable, en anglais, pour les programmes")
+    field: str | None = Field(description="le champ en cause (ex. `birth_date`, "
+                              "`referrer.email`), ou null")
+    message: str = Field(description="explication en français, pour les personnes")
+
+
+class ErrorBody(BaseModel):
+    """Toute réponse 4xx (et 5xx) : la liste des erreurs."""
+
+    errors: list[ErrorItem]
+
+
+_ERROR_DESCRIPTIONS = {
+    401: "Jeton absent, invalide ou expiré.",
+    403: "Rôle ou région ne permettant pas cette action.",
+    404: "Ressource introuvable.",
+    409: "L'action ne correspond pas à l'état actuel (ou modification concurrente).",
+    413: "Corps de requête trop volumineux.",
+    422: "Requête invalide : rien n'est enregistré.",
+    429: "Trop de requêtes depuis cette adresse : réessayez après le délai de Retry-After.",
+}
+
+
+def _error_statuses(method: str, path: str, operation: dict[str, Any],
+                    rate_limited: Callable[[str, str], bool]) -> list[int]:
+    statuses = [422]
+    if operation.get("security"):
+        statuses += [401, 403]
+    if "{" in path or operation.get("security"):  # what a staff route reads may not exist
+        statuses.append(404)
+    if method != "get":
+        statuses.append(409)
+    if "requestBody" in operation:
+        statuses.append(413)
+    if rate_limited(method.upper(), path):
+        statuses.append(429)
+    return statuses
+
+
+def install_error_schema(app: FastAPI, rate_limited: Callable[[str, str], bool]) -> None:
+    """Document the real error answers in the app's OpenAPI: ErrorBody for every 4xx an
+    operation can give, in place of FastAPI's ``{detail: [...]}`` (HTTPValidationError)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components["ErrorBody"] = body
+        reference = {"$ref": "#/components/schemas/ErrorBody"}
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                responses = operation.setdefault("responses", {})
+                for status in _error_statuses(method, path, operation, rate_limited):
+                    responses[str(status)] = {
+                        "description": _ERROR_DESCRIPTIONS[status],
+                        "content": {"application/json": {"schema": reference}}}
+                    if status == 429:
+                        responses["429"]["headers"] = {"Retry-After": {
+                            "description": "secondes à attendre", "schema": {"type": "integer"}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

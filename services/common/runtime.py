@@ -24,7 +24,8 @@ from prometheus_client import REGISTRY, Gauge, make_asgi_app
 from events import Service, envelope_model
 from events.base import current_types, dead_letter_subject, SUBJECT_PREFIX
 from services.common import bus
-from services.common.api import install_error_handlers
+from services.common.api import install_error_handlers, install_error_schema
+from services.common.limits import BodySizeLimit, RateLimit, TokenBuckets, public_endpoint
 from services.common.clock import Clock, get_clock
 from services.common.consumer import Consumer, ConsumerRunner
 from services.common.metrics import OpsProbe
@@ -186,6 +187,7 @@ class ServiceRuntime:
         app.state.auth_secret = self.settings.auth_secret
         install_error_handlers(app)
         install_correlation_middleware(app)
+        install_limits(app, self.settings)
 
         @app.get("/healthz", tags=["ops"], summary="Le processus répond (liveness)")
         async def healthz() -> dict[str, str]:
@@ -224,6 +226,18 @@ class ServiceRuntime:
             except Exception:
                 pass
         return checks
+
+
+def install_limits(app: FastAPI, settings: Settings) -> None:
+    """Bounded bodies everywhere, a bounded rate on the public endpoints (outermost: refused
+    before anything is parsed), and both documented in the OpenAPI."""
+    rate_limited = public_endpoint if settings.public_rate_per_minute > 0 else (
+        lambda _method, _path: False)
+    if settings.public_rate_per_minute > 0:
+        app.add_middleware(RateLimit, applies=public_endpoint, buckets=TokenBuckets(
+            settings.public_rate_per_minute, settings.public_rate_burst))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_schema(app, rate_limited)
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     digest_recipients: str | None = Field(
         default=None, description='daily digest recipients per region, JSON: {"IDF": '
         '[{"email": "…", "age": "age1…"}]} (e-mail address and age X25519 public key)')
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024, description="largest request body accepted (413 beyond)")
+    public_rate_per_minute: float = Field(
+        default=30.0, ge=0, description="requests per minute and client address on the public "
+        "endpoints (POST /applications/*), 0: no limit (429 beyond)")
+    public_rate_burst: int = Field(
+        default=10, ge=1, description="requests a client address may send at once before "
+        "public_rate_per_minute applies")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from events.base import RegionCode
@@ -39,6 +39,16 @@ from events.vocabulary import (
 from services.common.auth import Principal, StaffRole, require_region, staff, visible_regions
 from services.common.errors import DomainError
 from services.common.runtime import runtime_of
+from services.common.validation import (
+    COHORT_ID_PATTERN,
+    BoundedList,
+    Count,
+    Email,
+    Flag,
+    Line,
+    ProgrammeDate,
+    ProgrammeInstant,
+)
 from services.followup import domain, questionnaire
 from services.followup.workflow import Followup
 
@@ -49,7 +59,8 @@ Reading = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin
                                               StaffRole.analyst))]
 SessionAuthor = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin,
                                                     StaffRole.mentor))]
-Rating = Annotated[int, Field(ge=1, le=5)]
+Rating = Count(1, 5)
+Version = Annotated[Count(1, 1000), Field(description="version du questionnaire")]
 
 
 def _followup(request: Request) -> Followup:
@@ -99,8 +110,8 @@ async def questionnaires() -> dict[str, Any]:
 
 class ReferentContact(_Body):
     region: RegionCode
-    email: EmailStr
-    display_name: Annotated[str, Field(min_length=1, max_length=120)]
+    email: Email
+    display_name: Line(120, min_length=1)
 
 
 @router.put("/staff/referents/{referent_id}", summary="Où envoyer les rappels d'un·e référent·e")
@@ -154,7 +165,8 @@ def _journey_view(row: Any, state: domain.Journey, today: date) -> dict[str, Any
 
 @router.get("/staff/pairs", summary="Les binômes suivis et l'état de leurs bilans")
 async def pairs(request: Request, principal: Reading,
-                region: RegionCode | None = None, cohort_id: str | None = None,
+                region: RegionCode | None = None,
+                cohort_id: Annotated[str | None, Query(pattern=COHORT_ID_PATTERN)] = None,
                 status: Literal["active", "ended"] | None = None) -> list[dict[str, Any]]:
     followup = _followup(request)
     allowed = visible_regions(principal)
@@ -211,11 +223,11 @@ async def assign_referent(pair_id: UUID, body: ReferentRequest, request: Request
 
 
 class SessionRequest(_Body):
-    held_on: date
-    duration_minutes: Annotated[int, Field(ge=5, le=480)]
+    held_on: ProgrammeDate
+    duration_minutes: Count(5, 480)
     format: MeetingFormat
     theme: SessionTheme = Field(description="thème de la boîte à outils (GET /toolkit)")
-    used_toolkit: bool = Field(description="une ressource de la boîte à outils a servi")
+    used_toolkit: Flag = Field(description="une ressource de la boîte à outils a servi")
 
 
 @router.post("/staff/pairs/{pair_id}/sessions", status_code=201,
@@ -232,7 +244,7 @@ async def log_session(pair_id: UUID, body: SessionRequest, request: Request,
 
 
 class ScheduleRequest(_Body):
-    scheduled_at: AwareDatetime
+    scheduled_at: ProgrammeInstant
     format: MeetingFormat
 
 
@@ -248,7 +260,7 @@ async def schedule_review(pair_id: UUID, kind: ReviewKind, body: ScheduleRequest
 
 class QuestionnaireAnswers(_Body):
     respondent: Literal[Respondent.mentee, Respondent.mentor]
-    questionnaire_version: Annotated[int, Field(ge=1)] = questionnaire.CURRENT_VERSION
+    questionnaire_version: Version = questionnaire.CURRENT_VERSION
     answers: Annotated[dict[ImpactIndicator, Rating], Field(min_length=1)]
 
     def to_domain(self) -> domain.Answers:
@@ -256,12 +268,12 @@ class QuestionnaireAnswers(_Body):
 
 
 class ReviewRequest(_Body):
-    held: bool
-    held_on: date
+    held: Flag
+    held_on: ProgrammeDate
     assessment: ReviewAssessment | None = Field(None, description="requise si le bilan a eu "
                                                 "lieu")
     ratings: dict[ReviewCriterion, Rating] = {}
-    concerns: Annotated[list[Concern], Field(max_length=len(Concern))] = []
+    concerns: BoundedList(Concern, max_length=len(Concern)) = []
     questionnaires: Annotated[list[QuestionnaireAnswers], Field(max_length=2)] = Field(
         [], description="bilan final : le questionnaire de fin de programme (mentoré·e, mentor)")
 
@@ -281,7 +293,7 @@ async def complete_review(pair_id: UUID, kind: ReviewKind, body: ReviewRequest,
 class EndRequest(_Body):
     reason: EarlyEndingReason
     ended_by: Party
-    ended_on: date | None = Field(None, description="défaut : aujourd'hui")
+    ended_on: ProgrammeDate | None = Field(None, description="défaut : aujourd'hui")
 
 
 @router.post("/staff/pairs/{pair_id}/end", summary="Arrêt anticipé du binôme (matching "
@@ -330,7 +342,7 @@ async def answer_for_pair(pair_id: UUID, body: PairQuestionnaireRequest, request
 class AnnualRequest(_Body):
     region: RegionCode
     respondent: Literal[Respondent.referent, Respondent.partner]
-    questionnaire_version: Annotated[int, Field(ge=1)] = questionnaire.CURRENT_VERSION
+    questionnaire_version: Version = questionnaire.CURRENT_VERSION
     answers: Annotated[dict[ImpactIndicator, Rating], Field(min_length=1)]
 
 
@@ -351,7 +363,7 @@ class NetworkingEventRequest(_Body):
     region: RegionCode
     kind: NetworkingEventKind
     audience: Audience
-    starts_at: AwareDatetime
+    starts_at: ProgrammeInstant
     format: MeetingFormat
     departement: Departement | None = Field(None, description="lieu (sauf à distance)")
 
@@ -399,7 +411,7 @@ async def register(networking_event_id: UUID, body: RegistrationRequest, request
 
 class AttendanceRequest(_Body):
     person_id: UUID
-    attended: bool
+    attended: Flag
 
 
 @router.post("/staff/networking-events/{networking_event_id}/attendance",

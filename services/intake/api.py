@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from events.geography import departement_of_postcode
 from events.vocabulary import (
@@ -27,26 +26,26 @@ from events.vocabulary import (
 )
 from services.common.api import error_body, french_error
 from services.common.runtime import runtime_of
+from services.common.validation import (
+    POSTCODE_PATTERN,
+    BirthDate,
+    BoundedList,
+    Count,
+    Email,
+    Flag,
+    Line,
+    Text,
+)
 from services.intake import domain
 from services.intake.workflow import Identity, IdempotencyKeyReused, Intake
 
 router = APIRouter(tags=["candidatures"])
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
-FreeText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Postcode = Annotated[str, Field(pattern=r"^\d{5}$", description="code postal, ex. 29200")]
-
-
-def _email(value: str) -> str:
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise french_error("invalid_email", "Adresse e-mail invalide : vérifiez-la "
-                           "(ex. prenom.nom@exemple.fr).") from None
-
-
-EmailStr = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+Name = Line(100, min_length=1)
+Phone = Annotated[Line(32), Field(pattern=r"^\+?[0-9 .()-]{6,20}$")]
+FreeText = Text(2000)
+Postcode = Annotated[Line(16), Field(pattern=POSTCODE_PATTERN, description="code postal, ex. 29200")]
+EmailStr = Email
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
     description="Rejouer la même requête avec la même clé renvoie la même réponse.")]
@@ -61,9 +60,9 @@ class _Form(BaseModel):
     phone: Phone | None = None
     postcode: Postcode
     channel: RecruitmentChannel
-    availability: Annotated[list[AvailabilitySlot], Field(min_length=1)]
-    remote_ok: bool = Field(False, description="le mentorat à distance convient")
-    consent_data_processing: bool = Field(description="consentement au traitement des données")
+    availability: BoundedList(AvailabilitySlot, min_length=1)
+    remote_ok: Flag = Field(False, description="le mentorat à distance convient")
+    consent_data_processing: Flag = Field(description="consentement au traitement des données")
 
     @field_validator("postcode")
     @classmethod
@@ -85,12 +84,12 @@ class _Form(BaseModel):
 class MenteeApplication(_Form):
     """Un·e jeune de 18 à 30 ans qui candidate comme mentoré·e."""
 
-    birth_date: date
-    establishment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+    birth_date: BirthDate
+    establishment: Line(200) | None = (
         Field(None, description="université, structure ou mission locale d'origine"))
-    sector_interests: Annotated[list[Sector], Field(min_length=1, description=(
+    sector_interests: Annotated[BoundedList(Sector, min_length=1), Field(description=(
         "secteurs de l'ESS qui l'intéressent (vocabulaire fermé, version 1)"))]
-    aspirations: list[JobFamily] = Field(default_factory=list, description="métiers visés")
+    aspirations: BoundedList(JobFamily) = Field(default_factory=list, description="métiers visés")
     career_goals: FreeText | None = Field(None, description="projet professionnel, en clair")
 
     @field_validator("birth_date")
@@ -105,12 +104,12 @@ class MenteeApplication(_Form):
 class MentorApplication(_Form):
     """Un·e professionnel·le de l'ESS qui candidate comme mentor (questionnaire)."""
 
-    years_in_ess: Annotated[int, Field(ge=0, le=60, description="années d'expérience dans l'ESS")]
+    years_in_ess: Annotated[Count(0, 60), Field(description="années d'expérience dans l'ESS")]
     employment_status: EmploymentStatus
     organisation: Name
-    sector_expertise: Annotated[list[Sector], Field(min_length=1)]
+    sector_expertise: BoundedList(Sector, min_length=1)
     job_family: JobFamily
-    capacity: Annotated[int, Field(ge=1, le=3, description="nombre de mentoré·es (1 à 3)")]
+    capacity: Annotated[Count(1, 3), Field(description="nombre de mentoré·es (1 à 3)")]
     motivation: FreeText
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import text
 
 from events.base import RegionCode
@@ -38,6 +38,17 @@ from services.common.auth import (
 )
 from services.common.errors import DomainError
 from services.common.runtime import runtime_of
+from services.common.validation import (
+    COHORT_MONTH_PATTERN,
+    BirthDate,
+    BoundedList,
+    Count,
+    Flag,
+    Limit,
+    Offset,
+    ProgrammeDate,
+    ProgrammeInstant,
+)
 from services.intake import domain
 from services.intake.domain import STATUS_LABELS, Status
 from services.intake.api import EmailStr, Name, Phone
@@ -82,9 +93,9 @@ async def list_applications(
     request: Request, principal: Reading,
     status: Status | None = None, region: RegionCode | None = None,
     channel: RecruitmentChannel | None = None, role: Role | None = None,
-    cohort: Annotated[str | None, Query(pattern=r"^\d{4}-(03|06|09|12)$")] = None,
-    submitted_from: date | None = None, submitted_to: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    cohort: Annotated[str | None, Query(pattern=COHORT_MONTH_PATTERN)] = None,
+    submitted_from: ProgrammeDate | None = None, submitted_to: ProgrammeDate | None = None,
+    limit: Limit = 100, offset: Offset = 0,
 ) -> list[ApplicationRow]:
     if region is not None:
         require_region(principal, region)
@@ -145,7 +156,7 @@ async def _act(request: Request, principal: Principal, application_id: UUID, mak
 
 
 class InterviewRequest(_Body):
-    scheduled_at: AwareDatetime
+    scheduled_at: ProgrammeInstant
     format: MeetingFormat = MeetingFormat.in_person
 
 
@@ -240,10 +251,10 @@ async def regions(request: Request, principal: Reading) -> list[RegionView]:
 
 
 class RegionRequest(_Body):
-    served: bool
-    departements: Annotated[list[Departement], Field(min_length=1)]
-    objective_mentees: Annotated[int, Field(ge=0, le=10_000)]
-    objective_mentors: Annotated[int, Field(ge=0, le=10_000)]
+    served: Flag
+    departements: BoundedList(Departement, max_length=200, min_length=1)
+    objective_mentees: Count(0, 10_000)
+    objective_mentors: Count(0, 10_000)
 
 
 class RegionChanged(BaseModel):
@@ -288,7 +299,7 @@ async def find_persons(
     email: Annotated[EmailStr | None, Query(description="e-mail exact")] = None,
     last_name: Annotated[Name | None, Query()] = None,
     first_name: Annotated[Name | None, Query()] = None,
-    birth_date: Annotated[date | None, Query()] = None,
+    birth_date: Annotated[BirthDate | None, Query()] = None,
 ) -> list[ApplicationRow]:
     """Reveals who applied, so never to analysts; a regional token sees only the applications
     of its region (403 when the person is known elsewhere only)."""

@@ -24,6 +24,7 @@ from events.vocabulary import (
 from services.common.auth import Principal, StaffRole, require_region, staff, visible_regions
 from services.common.errors import DomainError
 from services.common.runtime import runtime_of
+from services.common.validation import COHORT_ID_PATTERN, Count, ProgrammeDate, Score
 from services.matching.domain import ProposalStatus
 from services.matching.workflow import Matching
 
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/staff", tags=["appariement"])
 Acting = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin))]
 Reading = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin,
                                               StaffRole.analyst))]
-CohortPath = Annotated[str, Field(pattern=r"^[A-Z]{3}-\d{4}-(0[1-9]|1[0-2])$")]
+CohortPath = Annotated[str, Field(pattern=COHORT_ID_PATTERN)]
 
 
 def _matching(request: Request) -> Matching:
@@ -49,10 +50,10 @@ class _Body(BaseModel):
 
 class CohortRequest(_Body):
     region: RegionCode
-    starts_on: date | None = Field(None, description="défaut : le prochain début de trimestre "
+    starts_on: ProgrammeDate | None = Field(None, description="défaut : le prochain début de trimestre "
                                    "(mars, juin, septembre, décembre)")
-    target_pairs: Annotated[int, Field(ge=1, le=500)]
-    cut_off_on: date | None = Field(None, description="date limite d'admission pour cette "
+    target_pairs: Count(1, 500)
+    cut_off_on: ProgrammeDate | None = Field(None, description="date limite d'admission pour cette "
                                     "cohorte (défaut : 14 jours avant le début)")
 
 
@@ -87,7 +88,7 @@ async def cohorts(request: Request, principal: Reading) -> list[dict[str, Any]]:
 
 
 class ProposalRun(_Body):
-    min_score: Annotated[float, Field(ge=0, le=1)] = 0.35
+    min_score: Score = 0.35
 
 
 @router.post("/cohorts/{cohort_id}/proposals", status_code=201,
@@ -194,7 +195,7 @@ async def override(cohort_id: CohortPath, body: OverrideRequest, request: Reques
 
 
 class EndRequest(_Body):
-    ended_on: date
+    ended_on: ProgrammeDate
     reason: EarlyEndingReason | None = Field(None, description="absent : binôme arrivé au terme")
     ended_by: Party | None = None
 

@@ -10,11 +10,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.common.api import error_body
 from services.common.auth import Principal, require_region, staff, visible_regions
 from services.common.runtime import runtime_of
+from services.common.validation import COHORT_ID_PATTERN, COHORT_MONTH_PATTERN, Instant
 from services.reporting import queries
 from services.reporting.folds import View
 from services.reporting.projections import read_view
@@ -22,7 +23,7 @@ from services.reporting.projections import read_view
 router = APIRouter(prefix="/reports", tags=["rapports"])
 
 Region = Annotated[str | None, Query(pattern=r"^[A-Z]{3}$", description="région, ex. IDF")]
-Cohort = Annotated[str | None, Query(pattern=r"^\d{4}-(03|06|09|12)$",
+Cohort = Annotated[str | None, Query(pattern=COHORT_MONTH_PATTERN,
                                      description="cohorte (mois de démarrage), ex. 2026-03")]
 AsOf = Annotated[str | None, Query(
     json_schema_extra={"format": "date-time"},
@@ -37,7 +38,7 @@ def scope(principal: Principal, region: str | None) -> set[str] | None:
     return visible_regions(principal)
 
 
-_INSTANT = TypeAdapter(AwareDatetime)
+_INSTANT = TypeAdapter(Instant)
 
 
 def parse_instant(value: str | None, field: str = "as_of") -> datetime | None:
@@ -47,7 +48,10 @@ def parse_instant(value: str | None, field: str = "as_of") -> datetime | None:
     try:
         return _INSTANT.validate_python(value)
     except ValidationError as exc:
-        naive = exc.errors()[0]["type"] == "timezone_aware"
+        error = exc.errors()[0]
+        if error["type"] == "datetime_out_of_range":
+            raise HTTPException(422, detail=error_body(error["type"], error["msg"], field)) from None
+        naive = error["type"] == "timezone_aware"
         raise HTTPException(422, detail=error_body(
             "invalid_datetime",
             "Précisez le fuseau horaire de l'instant (ex. 2026-01-31T23:59:59+01:00 ou …Z)."
@@ -88,7 +92,7 @@ async def channels(request: Request, principal: Reader, region: Region = None,
 @router.get("/journeys", summary="Parcours des binômes : bilans, séances, activité")
 async def journeys(
     request: Request, principal: Reader, region: Region = None,
-    cohort_id: Annotated[str | None, Query(pattern=r"^[A-Z]{3}-\d{4}-(0[1-9]|1[0-2])$",
+    cohort_id: Annotated[str | None, Query(pattern=COHORT_ID_PATTERN,
                                            description="ex. IDF-2026-03")] = None,
     status: Annotated[str | None, Query(pattern=r"^(active|completed|ended_early)$")] = None,
     as_of: AsOf = None,

@@ -230,7 +230,9 @@ restants.</p></section>
 
 
 @router.get("/dashboard", response_class=HTMLResponse,
-            summary="Tableau de bord du personnel (HTML, graphiques SVG)")
+            summary="Tableau de bord du personnel (HTML, graphiques SVG)",
+            # The token is read by dashboard_reader (header or ?jeton=): documented as such.
+            openapi_extra={"security": [{"jeton_personnel": []}]})
 async def dashboard(request: Request,
                     principal: Annotated[Principal, Depends(dashboard_reader)],
                     region: Region = None, as_of: AsOf = None) -> HTMLResponse:

@@ -1,0 +1,144 @@
+"""What one client may cost a service: a bounded request body and, on the public endpoints, a
+bounded rate of requests per client address. Pure ASGI middlewares, before any parsing.
+
+A body above the limit is refused with 413 ``body_too_large`` as soon as it is known to be too
+large: from its Content-Length, or while a chunked body is read. A client sending faster than
+its bucket refills gets 429 ``rate_limited`` with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.api import error_body
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+BODY_TOO_LARGE = "body_too_large"
+RATE_LIMITED = "rate_limited"
+
+
+async def _answer(send: Send, status: int, body: dict[str, Any],
+                  headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"), *headers]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _too_large(limit: int) -> dict[str, Any]:
+    return error_body(BODY_TOO_LARGE, f"Le corps de la requête dépasse la taille maximale "
+                      f"acceptée ({limit // 1024} Kio) : envoyez moins de données.")
+
+
+class BodySizeLimit:
+    """Refuse (413) any request body larger than ``max_bytes``."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await _answer(send, 413, _too_large(self.max_bytes))
+                return
+            await self.app(scope, receive, send)
+            return
+        # No length announced (chunked): read up to the limit here, then hand it on.
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # client gone
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await _answer(send, 413, _too_large(self.max_bytes))
+                return
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    """One token bucket per key (a client address): ``burst`` requests at once, refilled at
+    ``per_minute``. Bounded memory: the least recently seen keys are forgotten first."""
+
+    def __init__(self, per_minute: float, burst: int, max_keys: int = 10_000,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = burst
+        self.max_keys = max_keys
+        self.now = now
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    def take(self, key: str) -> float:
+        """0 if the request may go on; otherwise the seconds until a token is back."""
+        now = self.now()
+        bucket = self._buckets.pop(key, None) or _Bucket(float(self.burst), now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        self._buckets[key] = bucket
+        if len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.rate
+
+
+class RateLimit:
+    """Refuse (429) the requests ``applies(method, path)`` selects beyond a client's bucket."""
+
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets,
+                 applies: Callable[[str, str], bool]) -> None:
+        self.app = app
+        self.buckets = buckets
+        self.applies = applies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.applies(scope["method"], scope["path"]):
+            client = scope.get("client")
+            wait = self.buckets.take(client[0] if client else "unknown")
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                await _answer(send, 429, error_body(
+                    RATE_LIMITED, f"Trop de requêtes depuis votre adresse : réessayez dans "
+                    f"{seconds} seconde(s)."), [(b"retry-after", str(seconds).encode())])
+                return
+        await self.app(scope, receive, send)
+
+
+def public_endpoint(method: str, path: str) -> bool:
+    """The endpoints anyone may call without a token: the application forms."""
+    return method == "POST" and path.startswith("/applications/")
