@@ -25,7 +25,7 @@ import asyncio
 import multiprocessing
 import random
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import _common  # noqa: F401  (sys.path, log settings)

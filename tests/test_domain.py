@@ -10,8 +10,7 @@ import pytest
 from events import Metadata
 from events.base import seal
 from events.geography import REGION_OF_DEPARTEMENT, departement_of_postcode
-from events.intake import ApplicationReceived, ApplicationRejected, CandidateAdmitted, PersonErased
-from events.matching import PairEnded, PairFormed
+from events.intake import ApplicationReceived, CandidateAdmitted
 from events.vocabulary import AgeBand
 from events.intake import (
     ApplicationRouted,

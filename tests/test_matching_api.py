@@ -23,10 +23,9 @@ from tests.test_intake_api import MENTOR, person
 BRE = token("referent", "BRE", "ref-bre-1")
 
 
-async def admit(intake, form: dict, path: str) -> str:
-    """Through intake's API: apply, interview, admit. Returns the person id."""
-    created = (await intake.post(path, json=form)).json()
-    application_id = created["application_id"]
+async def admitted(intake, form: dict, path: str) -> tuple[str, str]:
+    """Through intake's API: apply, interview, admit. Returns (application id, person id)."""
+    application_id = (await intake.post(path, json=form)).json()["application_id"]
     # Interviewed as soon as they applied: an opinion cannot precede the interview.
     detail = (await intake.get(f"/staff/applications/{application_id}", headers=BRE)).json()
     booked = (await intake.post(f"/staff/applications/{application_id}/interviews", headers=BRE,
@@ -35,9 +34,14 @@ async def admit(intake, form: dict, path: str) -> str:
     await intake.post(f"/staff/applications/{application_id}/interviews/"
                       f"{booked['interview_id']}/outcome", headers=BRE,
                       json={"outcome": "favourable"})
-    admitted = await intake.post(f"/staff/applications/{application_id}/admit", headers=BRE)
-    assert admitted.status_code == 200, admitted.text
-    return admitted.json()["person_id"]
+    done = await intake.post(f"/staff/applications/{application_id}/admit", headers=BRE)
+    assert done.status_code == 200, done.text
+    return application_id, done.json()["person_id"]
+
+
+async def admit(intake, form: dict, path: str) -> str:
+    """Through intake's API: apply, interview, admit. Returns the person id."""
+    return (await admitted(intake, form, path))[1]
 
 
 def mentor(**changes: Any) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from datetime import date
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from hypothesis import given, settings

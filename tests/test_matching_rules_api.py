@@ -19,25 +19,9 @@ from tests.conftest import eventually
 from tests.intake_client import TODAY, token
 from tests.services_client import running
 from tests.test_intake_api import person
-from tests.test_matching_api import BRE, mentor
+from tests.test_matching_api import BRE, admitted, mentor
 
 ADMIN = token("admin")
-
-
-async def admitted(intake, form: dict, path: str) -> tuple[str, str]:
-    """Through intake's API: apply, interview, admit. Returns (application id, person id)."""
-    application_id = (await intake.post(path, json=form)).json()["application_id"]
-    # Interviewed as soon as they applied: an opinion cannot precede the interview.
-    detail = (await intake.get(f"/staff/applications/{application_id}", headers=BRE)).json()
-    booked = (await intake.post(f"/staff/applications/{application_id}/interviews", headers=BRE,
-                                json={"scheduled_at": detail["application"]["submitted_at"]})
-              ).json()
-    await intake.post(f"/staff/applications/{application_id}/interviews/"
-                      f"{booked['interview_id']}/outcome", headers=BRE,
-                      json={"outcome": "favourable"})
-    done = await intake.post(f"/staff/applications/{application_id}/admit", headers=BRE)
-    assert done.status_code == 200, done.text
-    return application_id, done.json()["person_id"]
 
 
 async def in_pool(runtime, *people: str) -> bool:

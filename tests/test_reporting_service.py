@@ -19,7 +19,6 @@ from tests.intake_client import token
 from tests.reporting_history import (
     EXPECTED_TOTALS,
     MENTEE_A,
-    PAIR_A,
     T1,
     T2,
     T3,

@@ -6,7 +6,7 @@ their token names one); analysts read the pseudonymous list only.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 

@@ -21,7 +21,6 @@ from events import Metadata
 from events.geography import REGION_OF_DEPARTEMENT
 from events.intake import (
     ApplicationReceived,
-    ContactDetailsCorrected,
     PersonErased,
     RegionSettingsChanged,
 )
