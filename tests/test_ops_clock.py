@@ -142,3 +142,15 @@ def digests(mailbox) -> int:
 
 def kickoffs(mailbox) -> list:
     return [m for m in mailbox.messages if m["Subject"] == KICKOFF]
+
+
+async def test_the_first_service_to_start_sets_the_shared_clock_to_clock_start(settings):
+    base = ManualClock(TODAY)
+    first, second = ControlledClock(base), ControlledClock(base)
+    controlled = settings.model_copy(update={"clock_control": True,
+                                             "clock_start": TODAY + timedelta(days=10)})
+    async with running(controlled, "matching", clock=first):
+        assert first.now() == TODAY + timedelta(days=10)
+    later = controlled.model_copy(update={"clock_start": TODAY + timedelta(days=20)})
+    async with running(later, "matching", clock=second):  # the others follow the first
+        assert second.now() == TODAY + timedelta(days=10)
