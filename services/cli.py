@@ -93,7 +93,11 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json, service=service.value)
-    if settings.clock_start is not None:
+    if settings.clock_control:  # the shared clock (seeded with SUCCESS_CLOCK_START, if set)
+        from services.common.clock import ControlledClock, set_clock
+
+        set_clock(ControlledClock())
+    elif settings.clock_start is not None:
         from services.common.clock import ShiftedClock, set_clock
 
         set_clock(ShiftedClock(settings.clock_start))
@@ -787,6 +791,10 @@ def republish(
                       str(result.last_position))
     console.print(table)
 
+
+from services.cli_clock import clock_app  # noqa: E402  (its commands use the helpers above)
+
+app.add_typer(clock_app, name="clock")
 
 if __name__ == "__main__":
     app()

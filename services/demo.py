@@ -14,11 +14,13 @@ fires as it would have. Then the real service processes take over from where it 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,8 +58,43 @@ EARLY_REASONS = ["mentee_found_job", "mentee_found_training", "mentee_unavailabl
 SITUATIONS = ["job_or_training_in_ess", "job_or_training_outside_ess", "job_seeking", "other"]
 
 
+DIGEST_KEYS_DIR = "cles-synthese"
+
+
 class DemoError(RuntimeError):
     pass
+
+
+def digest_recipients(data_dir: Path) -> tuple[str, dict[str, Path]]:
+    """One digest recipient per demo region, so the mail catcher holds the daily digests:
+    an age key pair each, the private key in ``<data_dir>/cles-synthese/<REGION>.txt`` (mode
+    600, kept across runs). Returns SUCCESS_DIGEST_RECIPIENTS and where the keys are."""
+    from pyrage import x25519
+
+    from services.common.private import private_directory, write_private
+
+    directory = private_directory(data_dir / DIGEST_KEYS_DIR)
+    recipients, keys = {}, {}
+    for region in REGIONS:
+        path = directory / f"{region}.txt"
+        identity = _kept_identity(path) or x25519.Identity.generate()
+        public = str(identity.to_public())
+        write_private(path, f"# synthèse quotidienne {region} (clé privée age)\n"
+                            f"# public key: {public}\n{identity}\n")
+        recipients[region] = [{"email": f"synthese-{region.lower()}@cress.example",
+                               "age": public}]
+        keys[region] = path
+    return json.dumps(recipients), keys
+
+
+def _kept_identity(path: Path):
+    from pyrage import x25519
+
+    if not path.exists():
+        return None
+    secret = [line for line in path.read_text().splitlines()
+              if line.startswith("AGE-SECRET-KEY-")]
+    return x25519.Identity.from_str(secret[0]) if secret else None
 
 
 @dataclass

@@ -25,8 +25,14 @@ from events import Service, envelope_model
 from events.base import current_types, dead_letter_subject, SUBJECT_PREFIX
 from services.common import bus
 from services.common.api import install_error_handlers, install_error_schema
+from services.common.clock import (
+    Clock,
+    ControlledClock,
+    follow_shared_clock,
+    get_clock,
+    sync_shared_clock,
+)
 from services.common.limits import BodySizeLimit, RateLimit, TokenBuckets, public_endpoint
-from services.common.clock import Clock, get_clock
 from services.common.consumer import Consumer, ConsumerRunner
 from services.common.metrics import OpsProbe
 from services.common.observability import install_correlation_middleware
@@ -34,7 +40,7 @@ from services.common.migrate import migrate
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings, get_settings
 from services.common.stack import resolve_urls
-from services.common.store import EventStore
+from services.common.store import EventStore, raw_database_url
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +104,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task | None = None
         self._background: asyncio.Task | None = None
+        self._clock_task: asyncio.Task | None = None
         self.probe: OpsProbe | None = None
         self._probe_task: asyncio.Task | None = None
         self.runners: list[ConsumerRunner] = []
@@ -107,6 +114,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         nats_url, database_url = resolve_urls(self.settings)
         await migrate(database_url, [self.service])
+        await self._follow_shared_clock(database_url)
         self.store = EventStore.connect(database_url, self.service.value, clock=self.clock)
         self.broker = build_broker(self.definition, nats_url)
         if self.definition.on_start:  # before consumers: their handlers may need its state
@@ -130,6 +138,14 @@ class ServiceRuntime:
         self.ready = True
         log.info("service started", service=self.service.value)
 
+    async def _follow_shared_clock(self, database_url: str) -> None:
+        """With ``SUCCESS_CLOCK_CONTROL``, a :class:`ControlledClock` follows the shared one."""
+        if isinstance(self.clock, ControlledClock) and self.settings.clock_control:
+            url = raw_database_url(database_url)
+            await sync_shared_clock(self.clock, url, self.settings.clock_start)
+            self._clock_task = asyncio.create_task(follow_shared_clock(
+                self.clock, url, self.settings.clock_refresh_s), name=f"{self.service}-clock")
+
     async def _prepare_jetstream(self, nats_url: str, attempts: int = 120) -> None:
         """The streams, and our durable consumers as declared now (filters included)."""
         for attempt in range(attempts):
@@ -149,6 +165,9 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            await asyncio.gather(self._clock_task, return_exceptions=True)
         if self._background is not None:
             self._background.cancel()
             await asyncio.gather(self._background, return_exceptions=True)

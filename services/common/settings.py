@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     clock_start: datetime | None = Field(
         default=None, description="demos and tests only: the business clock starts at this "
         "instant (ISO 8601 with offset) and runs from there")
+    clock_control: bool = Field(
+        default=False, description="training and staging only: `success clock advance|set` "
+        "moves the business clock of every service (forward only); refused when false")
+    clock_refresh_s: float = Field(
+        default=1.0, description="with clock control, how often each service re-reads the "
+        "shared business clock")
     digest_recipients: str | None = Field(
         default=None, description='daily digest recipients per region, JSON: {"IDF": '
         '[{"email": "…", "age": "age1…"}]} (e-mail address and age X25519 public key)')

@@ -70,6 +70,7 @@ class Stack:
     database_url: str = ""
     mail: MailCatcher | None = None  # no mail server given: e-mails are kept on disk
     demo: bool = False
+    digest_keys: dict[str, Path] = field(default_factory=dict)  # the demo's, by region
 
     def start(self) -> None:
         private_directory(self.data_dir)
@@ -133,6 +134,10 @@ class Stack:
                "SUCCESS_INTAKE_URL": self.urls[Service.intake]}
         if self.mail is not None:
             env |= {"SUCCESS_SMTP_HOST": self.mail.host, "SUCCESS_SMTP_PORT": str(self.mail.port)}
+        if self.demo and "SUCCESS_DIGEST_RECIPIENTS" not in os.environ:
+            from services.demo import digest_recipients
+
+            env["SUCCESS_DIGEST_RECIPIENTS"], self.digest_keys = digest_recipients(self.data_dir)
         return env
 
     def _spawn(self, service: Service, port: int, env: dict[str, str]) -> subprocess.Popen:
@@ -181,6 +186,9 @@ class Stack:
                       f"{self.data_dir / SECRETS_FILE}")
         if self.mail is not None:
             console.print(f"Courriels envoyés (rappels, synthèses) : {self.mail.directory}/*.eml")
+        for region, path in sorted(self.digest_keys.items()):
+            console.print(f"Synthèse quotidienne {region} : clé privée age dans {path} "
+                          f"(age -d -i {path} …)", soft_wrap=True)
         console.print(f"Tableau de bord : le lien (avec un jeton valable 12 h) est dans "
                       f"{self.write_dashboard_link()}", soft_wrap=True)
         console.print("Ctrl-C pour tout arrêter proprement.")

@@ -4,6 +4,7 @@ and the loop that fires durable timers and sends reminders."""
 from weakref import WeakKeyDictionary
 
 from events import Envelope, Service
+from services.common.clock import ControlledClock
 from services.common.consumer import Consumer
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import require
@@ -25,6 +26,8 @@ def _start(runtime: ServiceRuntime) -> None:
     followup = Followup(runtime.store, runtime.clock, runtime.settings,
                         HttpContactBook(runtime.settings))
     runtime.state["followup"] = followup
+    if isinstance(runtime.clock, ControlledClock):  # the shared clock jumped: look at timers now
+        runtime.clock.on_move(followup.poke)
     _BY_STORE[runtime.store] = followup
 
 

@@ -6,8 +6,10 @@ region and day.
   channel, département, age band, current status, time received. No name, no contact.
 - Protection: a CSV encrypted with age (X25519) to the public keys of the region's recipients
   (``SUCCESS_DIGEST_RECIPIENTS``); only their private keys open it (``age -d -i key.txt``).
-- Once: the timer reads the injectable clock; the digest due is the latest one whose 10:00 has
-  passed (so a service down at 10:00 sends it when it is back). Sending happens under a
+- Every day, once: the timer reads the injectable clock; the digest due is the latest one whose
+  10:00 has passed. A service down over several 10:00s sends, when it is back, every missed
+  day's digest, oldest first, from the day the region was first configured
+  (``digest_regions``: never before). Sending happens under a
   per-(region, day) advisory lock, and ``digests_sent`` records it in the same transaction
   after the SMTP server accepted it; a crash between the two re-sends the same message with
   the same Message-ID (``digest-<region>-<day>``), which mail clients collapse.
@@ -89,6 +91,14 @@ def due_day(now: datetime) -> date:
     the day before until then."""
     local = now.astimezone(PARIS)
     return local.date() - timedelta(days=1 if local.time() >= SEND_AT else 2)
+
+
+def days_to_send(first_day: date, due: date, sent: set[date]) -> list[date]:
+    """The days from ``first_day`` to ``due`` (both included) whose digest was not sent yet,
+    oldest first: one file per day, each once."""
+    span = (due - first_day).days + 1
+    return [day for day in (first_day + timedelta(days=n) for n in range(max(span, 0)))
+            if day not in sent]
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -197,6 +207,31 @@ async def send_digest(conn: asyncpg.Connection, settings: Settings, region: str,
     return True
 
 
+async def first_day(conn: asyncpg.Connection, region: str, due: date, now: datetime) -> date:
+    """The first day of ``region``'s digests: recorded the first time the timer sees the region
+    configured (the day then due), so a region added later is not backfilled."""
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.digest_regions (region, first_day, configured_at) "
+        "VALUES ($1, $2, $3) ON CONFLICT (region) DO NOTHING", region, due, now)
+    return await conn.fetchval(
+        f"SELECT first_day FROM {SCHEMA}.digest_regions WHERE region = $1", region)
+
+
+async def send_missed(conn: asyncpg.Connection, settings: Settings, region: str,
+                      recipients: list[Recipient], now: datetime) -> list[date]:
+    """Send, oldest first, every digest of ``region`` due at ``now`` and not sent yet; the days
+    this call sent. A failure stops the catch-up there (the next try resumes in order)."""
+    due = due_day(now)
+    start = await first_day(conn, region, due, now)
+    sent = {row["day"] for row in await conn.fetch(
+        f"SELECT day FROM {SCHEMA}.digests_sent WHERE region = $1 AND day >= $2", region, start)}
+    done = []
+    for day in days_to_send(start, due, sent):
+        if await send_digest(conn, settings, region, day, recipients, now):
+            done.append(day)
+    return done
+
+
 async def run_timer(runtime: Any) -> None:
     """The 10:00 timer of a reporting process (started with the service, ends with it)."""
     from services.common.store import raw_database_url
@@ -207,25 +242,27 @@ async def run_timer(runtime: Any) -> None:
     if not recipients:
         log.info("no digest recipients configured: daily digest off")
         return
-    sent: set[tuple[str, date]] = set()
+    caught_up: dict[str, date] = {}  # region -> the latest due day all sent
     retry_at: dict[str, float] = {}
     conn: asyncpg.Connection | None = None
+    while not runtime.ready:  # started from on_start: the service is not running yet
+        await asyncio.sleep(TICK_S)
     try:
         while runtime.ready:
             now = runtime.clock.now()
-            day = due_day(now)
+            due = due_day(now)
             for region, people in sorted(recipients.items()):
-                if (region, day) in sent or retry_at.get(region, 0) > monotonic.monotonic():
+                if caught_up.get(region) == due or retry_at.get(region, 0) > monotonic.monotonic():
                     continue
                 try:
                     if conn is None or conn.is_closed():
                         conn = await asyncpg.connect(raw_database_url(runtime.state["database_url"]))
-                    await send_digest(conn, settings, region, day, people, now)
-                    sent.add((region, day))
+                    await send_missed(conn, settings, region, people, now)
+                    caught_up[region] = due
                     retry_at.pop(region, None)
                 except Exception as exc:  # SMTP or database down: try again later
                     log.warning("digest not sent, will retry", region=region,
-                                day=day.isoformat(), error=repr(exc), retry_in_s=RETRY_S)
+                                day=due.isoformat(), error=repr(exc), retry_in_s=RETRY_S)
                     retry_at[region] = monotonic.monotonic() + RETRY_S
             await asyncio.sleep(TICK_S)
     finally:
