@@ -10,6 +10,8 @@ service share their durable consumers through the cluster, with the same ledger 
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 from collections.abc import Iterator
 
 import nats
@@ -65,7 +67,7 @@ async def test_the_stream_leader_dies_under_load_and_nothing_is_lost_or_doubled(
         await asyncio.wait_for(halfway.wait(), 60)
         published_at_kill = intake_rt.relay.published
         leader.kill()
-        await load  # intake answers throughout: commands only need PostgreSQL
+        await asyncio.wait_for(load, 120)  # intake answers throughout: it needs PostgreSQL only
 
         survivors = [node for node in cluster.nodes if node.running]
         successor = await eventually(lambda: new_leader(survivors[0], leader), timeout=60)
@@ -110,6 +112,34 @@ async def test_two_replicas_of_each_service_share_their_consumers_through_the_cl
             handled = await rows(first[name][1], "SELECT event_id::text FROM "
                                  f"{name}.processed_events WHERE consumer = '{durable}'")
             assert len(handled) == len(set(handled))  # whichever replica took it, once
+
+
+async def test_a_cluster_with_credentials_serves_only_its_user():
+    with server_dir("cluster-auth") as path, \
+            NatsCluster(path, size=3, user="services", password="s3cret-Pw") as nodes:
+        names = {node.name for node in nodes.nodes}
+        assert len(names) == 3 and nodes.wait_for_meta_leader() in names
+        for node in nodes.nodes:  # the password is in the file, readable by us only
+            assert node.config_path.stat().st_mode & 0o077 == 0
+            assert node.url.startswith("nats://services:s3cret-Pw@127.0.0.1:")
+            assert server_info(node)["auth_required"] is True
+        settings = Settings(nats_url=nodes.url, stream_replicas=3)
+        nc = await asyncio.wait_for(
+            bus.connect(nodes.url, "cluster-test", max_reconnect_attempts=2), 30)
+        try:
+            await asyncio.wait_for(bus.ensure_stream(nc, settings), 30)
+        finally:
+            await nc.close()
+        info = await stream_info(nodes.url, EVENT_STREAM_NAME)
+        assert info.config.num_replicas == 3 and len(info.cluster.replicas) == 2
+
+
+def server_info(node: ClusterNode) -> dict:
+    """The INFO line a node greets every client with."""
+    with socket.create_connection(("127.0.0.1", node.port), timeout=5) as sock:
+        line = sock.makefile("rb").readline()
+    assert line.startswith(b"INFO ")
+    return json.loads(line[5:])
 
 
 async def apply_many(intake, count: int, reached: asyncio.Event, signal_after: int) -> None:
