@@ -14,6 +14,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from services.common.embedded import (
@@ -133,8 +134,9 @@ class NatsCluster:
             time.sleep(0.1)
 
     def stop(self, timeout: float = 30.0) -> None:
-        for node in self.nodes:
-            node.stop(timeout)
+        """All nodes at once: one by one, the last ones would wait for the departed peers."""
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.stop(timeout), self.nodes))
 
     def __enter__(self) -> NatsCluster:
         return self.start()
