@@ -42,13 +42,18 @@ def cluster() -> Iterator[NatsCluster]:
 
 
 @pytest.fixture
-async def cluster_settings(cluster, postgres) -> Settings:
-    return Settings(
-        nats_url=cluster.url, database_url=await create_database(postgres), stream_replicas=3,
+async def cluster_settings(cluster, postgres, monkeypatch) -> Settings:
+    """What production sets, from the environment as there; test pacing on top."""
+    monkeypatch.setenv("SUCCESS_NATS_URL", cluster.url)  # the three nodes, comma-separated
+    monkeypatch.setenv("SUCCESS_STREAM_REPLICAS", "3")
+    settings = Settings(
+        database_url=await create_database(postgres),
         vault_master_key=generate_master_key(),  # shared by intake's replicas
         relay_poll_interval_s=0.02, consumer_backoff_s=0.05, consumer_max_backoff_s=0.2,
         relay_max_backoff_s=0.5, publish_ack_timeout_s=2.0, ops_probe_interval_s=0.2,
         log_json=False)
+    assert (settings.nats_url, settings.stream_replicas) == (cluster.url, 3)
+    return settings
 
 
 async def test_the_stream_leader_dies_under_load_and_nothing_is_lost_or_doubled(
