@@ -32,7 +32,6 @@ from tests.test_intake_api import person
 from tests.test_matching_api import admit, pool_size
 
 NATIONAL = token("analyst", None, "ana-1")
-LOGS = ("intake", "matching", "reporting")  # the services that append events here
 
 
 @pytest.fixture
@@ -190,9 +189,8 @@ async def ledger_balances(svc, node: ClusterNode, more_than: int = 0) -> set[str
     """Every event of the services' logs exactly once in the stream (as ``node`` sees it) and
     exactly once in reporting's archive and its consumer's ledger; None until then."""
     logged: list[str] = []
-    for name in LOGS:
-        if name in svc:
-            logged += await rows(svc[name][1], f"SELECT event_id::text FROM {name}.events")
+    for name, (_client, runtime) in svc.items():  # each service's own event log
+        logged += await rows(runtime, f"SELECT event_id::text FROM {name}.events")
     reporting = svc["reporting"][1]
     archived = await rows(reporting, "SELECT event_id::text FROM reporting.archive")
     handled = await rows(reporting, "SELECT event_id::text FROM reporting.processed_events "
