@@ -81,16 +81,16 @@ async def test_the_stream_leader_dies_under_load_and_nothing_is_lost_or_doubled(
         assert await counted_applications(reporting) == applications
 
         # The killed node comes back with its data and catches up with the stream.
-        leader.start()
-        cluster.wait_for_meta_leader(timeout=60)
+        await asyncio.to_thread(leader.start)  # the services keep running meanwhile
+        await asyncio.to_thread(cluster.wait_for_meta_leader, 60)
         await eventually(lambda: replica_caught_up(survivors[0], leader), timeout=60)
         assert (await intake.post("/applications/mentee", json=person())).status_code == 201
         expected = await eventually(
             lambda: ledger_balances(svc, leader, more_than=len(expected)), timeout=60)
         assert await counted_applications(reporting) == applications + 1
 
-        # Acknowledgements the dead leader had not replicated yet come back as redeliveries
-        # once the consumers' ack wait (60 s) runs out: handled already, so counted once.
+        # Acknowledgements lost with the killed node come back as redeliveries once the
+        # consumers' ack wait (60 s) runs out: handled already, so counted once.
         await eventually(lambda: consumers_caught_up(leader, reporting_rt), timeout=150)
         assert await ledger_balances(svc, leader) == expected
         assert await counted_applications(reporting) == applications + 1
