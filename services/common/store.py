@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -179,9 +179,7 @@ class Transaction:
             for i, data in enumerate(events, start=1)
         ]
         try:
-            with tracing.span("event_store.append", attributes={
-                    "success.stream": stream, "success.event_types": [e.type for e in envelopes],
-                    "success.schema": self.schema}):
+            with self._traced(stream, envelopes):
                 rows = await (await self._driver()).fetch(
                     self.store._append_sql, stream, metadata.region, now,
                     metadata.correlation_id, metadata.causation_id, metadata.actor,
@@ -200,6 +198,13 @@ class Transaction:
         for envelope in envelopes:
             EVENTS_APPENDED.labels(self.schema, envelope.type).inc()
         return envelopes
+
+    def _traced(self, stream: str, envelopes: list[Envelope]):
+        if not tracing.enabled():  # the hot path builds nothing for a span nobody records
+            return nullcontext()
+        return tracing.span("event_store.append", attributes={
+            "success.schema": self.schema, "success.stream": stream,
+            "success.event_types": [e.type for e in envelopes]})
 
     def note_write(self) -> None:
         """Tell the transaction a write happened outside ``append`` (see its ordering rule)."""
