@@ -15,6 +15,7 @@ from sqlalchemy import text
 from services.common import tracing
 from services.common.observability import _trace_ids
 from tests.conftest import eventually
+from tests.intake_client import token
 from tests.services_client import running
 from tests.test_intake_api import person
 
@@ -43,6 +44,10 @@ async def test_one_trace_from_the_request_through_every_consumer(settings, spans
         created = await intake.post("/applications/mentee", json=person())
         assert created.status_code == 201, created.text
         await eventually(lambda: _handled_by_every_consumer(spans), timeout=60)
+        assert (await intake.get("/healthz")).status_code == 200
+        searched = await intake.get("/staff/persons", headers=token("admin"),
+                                    params={"email": "secret.person@example.org"})
+        assert searched.status_code == 200, searched.text
         async with intake_rt.store.engine.connect() as conn:
             stored = (await conn.execute(text(
                 "SELECT trace_context FROM intake.events"))).scalars().all()
@@ -70,6 +75,12 @@ async def test_one_trace_from_the_request_through_every_consumer(settings, spans
         assert all(parent_of(h) in publishes and h.kind == SpanKind.CONSUMER for h in handled)
     folds = [s for s in in_trace if s.name == "reporting.fold"]
     assert folds and all(parent_of(f).name == "reporting-archive handle" for f in folds)
+    # No probe is traced, and no personal data (a search's query string) is in any span.
+    assert not [s for s in finished if "healthz" in s.name]
+    [search] = [s for s in finished if s.name == "GET /staff/persons"]
+    for span in finished:
+        assert "secret.person" not in repr(dict(span.attributes or {})), span.name
+    assert "127.0.0.1" not in repr(dict(search.attributes))
     # Everything the request caused is in its trace (no orphan trace for the same events).
     caused = {s.attributes.get("messaging.message.id") for s in in_trace} - {None}
     for span in finished:

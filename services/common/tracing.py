@@ -125,5 +125,24 @@ def instrument_app(app, excluded: Sequence[str]) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider,
-                                       excluded_urls=",".join(excluded))
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=_provider, excluded_urls=",".join(excluded),
+        server_request_hook=_without_personal_data, exclude_spans=["receive", "send"])
+
+
+# What the HTTP instrumentation records that may be personal data: a query string (a staff
+# search by e-mail or name), the caller's address and browser.
+_QUERY_ATTRIBUTES = ("http.url", "url.full", "http.target")
+_REDACTED_ATTRIBUTES = ("url.query", "client.address", "client.port", "net.peer.ip",
+                        "net.peer.port", "http.client_ip", "user_agent.original",
+                        "http.user_agent")
+
+
+def _without_personal_data(span: trace.Span, _scope: dict) -> None:
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _QUERY_ATTRIBUTES:
+        if isinstance(attributes.get(key), str):
+            span.set_attribute(key, attributes[key].split("?", 1)[0])
+    for key in _REDACTED_ATTRIBUTES:
+        if key in attributes:
+            span.set_attribute(key, "[redacted]")
