@@ -14,6 +14,7 @@ from services.common.outage import DATABASE, NATS, outage_of
 from services.common.settings import Settings
 from tests.conftest import create_database, eventually
 from tests.intake_client import intake_service, token
+from tests.services_client import running
 from tests.test_intake_api import person
 from tests.test_ops_observability import Captured
 
@@ -87,3 +88,37 @@ async def test_postgres_down_answers_503_and_logs_one_line_per_transition(own_se
             assert back["dependency"] == "database" and back["down_at"] == down[0]["down_at"]
             assert back["back_at"] >= back["down_at"]
             assert len([e for e in logs if e["event"] == "dependency down"]) == 1
+
+
+async def test_every_service_answers_503_while_postgres_is_down(own_servers):
+    pg, ns = own_servers
+    settings = Settings(
+        nats_url=ns.url, database_url=await create_database(pg), relay_poll_interval_s=0.02,
+        consumer_backoff_s=0.05, consumer_max_backoff_s=0.2, relay_max_backoff_s=0.5,
+        publish_ack_timeout_s=2.0, outage_retry_after_s=2, log_json=False)
+    reads = {"matching": "/staff/cohorts", "reporting": "/reports/cohorts"}
+    with Captured() as logs:
+        async with running(settings, *reads) as svc:
+            for name, path in reads.items():
+                answer = await svc[name][0].get(path, headers=token("admin"))
+                assert answer.status_code == 200, answer.text
+
+            await asyncio.to_thread(pg.stop)
+            for name, path in reads.items():
+                for _ in range(5):
+                    answer = await svc[name][0].get(path, headers=token("admin"))
+                    assert answer.status_code == 503, answer.text
+                    assert answer.headers["Retry-After"] == "2"
+                    assert answer.json() == UNAVAILABLE
+            down = sorted(e["service"] for e in logs if e["event"] == "dependency down")
+            assert down == ["matching", "reporting"]
+            assert not [e for e in logs if e["event"] == "unexpected error"]
+
+            await asyncio.to_thread(pg.start)
+
+            async def answered() -> bool:
+                return all([(await svc[name][0].get(path, headers=token("admin"))).status_code
+                            == 200 for name, path in reads.items()])
+            await eventually(answered, timeout=60, interval=0.2)
+            await eventually(lambda: len([e for e in logs if e["event"] == "dependency back"])
+                             == 2, timeout=60)
