@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg
+import nats.errors
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,8 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pydantic import BaseModel, Field
 from pydantic_core import PydanticCustomError
+from sqlalchemy.exc import DBAPIError
 
 from services.common.errors import DomainError
+from services.common.outage import OutageWatch, outage_of
 from services.common.store import ConcurrencyConflict
 
 log = structlog.get_logger(__name__)
@@ -170,8 +174,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=exc.status_code, content=content,
                             headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # A database or NATS outage is answered here, below the server's error middleware,
+    # which would log a second traceback of what is no bug (see services/common/outage.py).
+    for outage_type in _OUTAGE_TYPES:
+        app.add_exception_handler(outage_type, _unavailable_or_unexpected)
+    app.add_exception_handler(Exception, _unavailable_or_unexpected)
+
+
+async def _unavailable_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    dependency = outage_of(exc)
+    if dependency is None:
         log.exception("unexpected error", path=request.url.path)
         return JSONResponse(
             status_code=500,
@@ -181,6 +193,23 @@ def install_error_handlers(app: FastAPI) -> None:
                 "persiste, contactez l'équipe technique.",
             ),
         )
+    watch: OutageWatch | None = getattr(request.app.state, "outages", None)
+    retry_after_s = watch.retry_after_s if watch is not None else 5
+    if watch is not None:
+        watch.down(dependency, exc)
+    return JSONResponse(
+        status_code=503, headers={"Retry-After": str(retry_after_s)},
+        content=error_body(
+            "unavailable",
+            f"Service momentanément indisponible ; réessayez dans {retry_after_s} seconde"
+            f"{'s' if retry_after_s > 1 else ''}.",
+        ),
+    )
+
+
+# What an unreachable PostgreSQL or NATS raises (other errors of these types are bugs).
+_OUTAGE_TYPES = (DBAPIError, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                 nats.errors.Error)
 
 
 _HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found",

@@ -24,21 +24,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-import asyncpg
 import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy as NatsAckPolicy
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from events import EVENT_STREAM_NAME, Envelope, MalformedEvent, Service
 from events.base import dead_letter_subject, load_trusted_event
 from services.common import bus  # noqa: F401  (its fetch time-out fix keeps pull loops alive)
+from services.common import tracing
+from services.common.outage import is_database_outage
 from services.common.settings import Settings
 from services.common.store import EventStore, Transaction
 
@@ -181,10 +183,11 @@ class ConsumerRunner:
         try:
             async with self.store.transaction() as tx:
                 fresh = await tx.claim(self.durable, [e.event_id for _, e in parsed])
-                for _raw, envelope in parsed:
+                for raw, envelope in parsed:
                     if envelope.event_id in fresh:
                         fresh.discard(envelope.event_id)  # a copy later in the batch is skipped
-                        await self.consumer.handle(envelope, tx)
+                        with self._span(raw, envelope):
+                            await self.consumer.handle(envelope, tx)
                         handled += 1
         except Exception as exc:
             log.info("batch redone one by one", consumer=self.durable, reason=repr(exc))
@@ -210,9 +213,10 @@ class ConsumerRunner:
                                                event_id=str(envelope.event_id),
                                                event_type=envelope.type)
         try:
-            outcome = await self._handle(envelope)
+            with self._span(raw, envelope):
+                outcome = await self._handle(envelope)
         except Exception as exc:
-            outage = _is_database_outage(exc)
+            outage = is_database_outage(exc)
             if deliveries >= self.settings.consumer_max_deliveries and not outage:
                 await self._dead_letter(raw, "handler_failed", repr(exc), deliveries)
                 return
@@ -228,6 +232,16 @@ class ConsumerRunner:
             return
         EVENTS_HANDLED.labels(self.service.value, self.durable, outcome).inc()
         await self._ack(raw)
+
+    def _span(self, raw: Msg, envelope: Envelope):
+        """The handling of one event, in the trace of the append that recorded it."""
+        if not tracing.enabled():
+            return nullcontext()
+        return tracing.span(
+            f"{self.durable} handle", parent=(raw.headers or {}).get(tracing.TRACEPARENT),
+            kind=SpanKind.CONSUMER, attributes={
+                "messaging.destination.name": raw.subject, "success.consumer": self.durable,
+                "messaging.message.id": str(envelope.event_id), "success.event_type": envelope.type})
 
     async def _handle(self, envelope: Envelope) -> str:
         try:
@@ -269,15 +283,6 @@ class ConsumerRunner:
         )
         DEAD_LETTERS.labels(self.service.value, self.durable, code).inc()
         await self._ack(raw)
-
-
-def _is_database_outage(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
-        return True
-    return isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-                            asyncpg.InterfaceError))
 
 
 async def _raw_body(message) -> bytes:

@@ -6,11 +6,15 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
+
+from services.common import tracing
 
 
 def configure_logging(level: str = "INFO", json: bool = True, service: str | None = None) -> None:
     processors: list = [
         structlog.contextvars.merge_contextvars,
+        _trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -46,6 +50,17 @@ def configure_logging(level: str = "INFO", json: bool = True, service: str | Non
         own.propagate = True
     for chatty in ("httpx", "httpcore", "alembic", "mail.log"):  # one line per request or revision
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def _trace_ids(_logger, _method, event_dict: dict) -> dict:
+    """The trace and span a line was written in, when tracing is on: from a log line to its
+    trace in the tracing backend."""
+    if tracing.enabled():
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            event_dict.setdefault("trace_id", f"{context.trace_id:032x}")
+            event_dict.setdefault("span_id", f"{context.span_id:016x}")
+    return event_dict
 
 
 CORRELATION_HEADER = "X-Correlation-Id"

@@ -27,7 +27,7 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 
 from events import EVENT_STREAM_NAME
-from services.common import bus
+from services.common import bus, tracing
 from services.common.settings import Settings
 from services.common.store import Cursor, EventStore, OutboxMessage
 
@@ -165,6 +165,18 @@ class OutboxRelay:
 
     async def _publish(self, batch: list[OutboxMessage]) -> None:
         """Every message of ``batch`` stored in JetStream (or already there), in order."""
+        if not tracing.enabled():  # the stored trace context, if any, goes on as it is
+            await self._publish_chunks(batch)
+            return
+        # The trace of each append goes on in a publish span, carried in the headers.
+        with tracing.producer_spans(
+                "relay.publish", [m.traceparent for m in batch],
+                [{"messaging.destination.name": m.subject, "messaging.message.id": m.event_id}
+                 for m in batch]) as traceparents:
+            await self._publish_chunks(
+                [m._replace(traceparent=t) for m, t in zip(batch, traceparents, strict=True)])
+
+    async def _publish_chunks(self, batch: list[OutboxMessage]) -> None:
         for start in range(0, len(batch), ATOMIC_BATCH_MAX):
             chunk = batch[start:start + ATOMIC_BATCH_MAX]
             if self.atomic:
@@ -183,14 +195,14 @@ class OutboxRelay:
         batch_id = uuid4().hex
         for sequence, message in enumerate(chunk[:-1], start=1):
             # Written to the socket in order; JetStream stores them in that order.
-            await self._nc.publish(message.subject, message.payload, headers={
-                "Nats-Msg-Id": message.event_id, "Nats-Batch-Id": batch_id,
-                "Nats-Batch-Sequence": str(sequence)})
+            await self._nc.publish(message.subject, message.payload, headers=_headers(
+                message, {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(sequence)}))
         last = chunk[-1]
         reply = await self._nc.request(
             last.subject, last.payload, timeout=self.settings.publish_ack_timeout_s,
-            headers={"Nats-Msg-Id": last.event_id, "Nats-Batch-Id": batch_id,
-                     "Nats-Batch-Sequence": str(len(chunk)), "Nats-Batch-Commit": "1"})
+            headers=_headers(last, {"Nats-Batch-Id": batch_id,
+                                    "Nats-Batch-Sequence": str(len(chunk)),
+                                    "Nats-Batch-Commit": "1"}))
         ack = json.loads(reply.data or b"{}")
         if "error" in ack:
             raise AtomicBatchRefused(ack["error"].get("err_code", 0),
@@ -205,7 +217,7 @@ class OutboxRelay:
         js = self._nc.jetstream(timeout=self.settings.publish_ack_timeout_s)
         acks = [
             await js.publish_async(message.subject, message.payload, stream=EVENT_STREAM_NAME,
-                                   headers={"Nats-Msg-Id": message.event_id})
+                                   headers=_headers(message))
             for message in chunk
         ]
         await asyncio.wait_for(asyncio.gather(*acks), self.settings.publish_ack_timeout_s)
@@ -226,3 +238,10 @@ class OutboxRelay:
             except Exception:
                 pass
             self._nc = None
+
+
+def _headers(message: OutboxMessage, extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {"Nats-Msg-Id": message.event_id, **(extra or {})}
+    if message.traceparent:
+        headers[tracing.TRACEPARENT] = message.traceparent
+    return headers

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY, Gauge, make_asgi_app
 
 from events import Service, envelope_model
 from events.base import current_types, dead_letter_subject, SUBJECT_PREFIX
-from services.common import bus
+from services.common import bus, tracing
 from services.common.api import install_error_handlers, install_error_schema
 from services.common.clock import (
     Clock,
@@ -36,11 +36,13 @@ from services.common.limits import BodySizeLimit, RateLimit, TokenBuckets, publi
 from services.common.consumer import Consumer, ConsumerRunner
 from services.common.metrics import OpsProbe
 from services.common.observability import install_correlation_middleware
+from services.common.outage import DATABASE, NATS, OutageWatch
 from services.common.migrate import migrate
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings, get_settings
 from services.common.stack import resolve_urls
 from services.common.store import EventStore, raw_database_url
+from services.common.tracing import configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -110,6 +112,8 @@ class ServiceRuntime:
         self.runners: list[ConsumerRunner] = []
         self.ready = False
         self.state: dict[str, object] = {}  # what a service's on_start attaches (e.g. intake)
+        self.outages = OutageWatch(self.service.value, self.settings.outage_retry_after_s,
+                                   {DATABASE: self._database_answers, NATS: self._nats_answers})
 
     async def start(self) -> None:
         nats_url, database_url = resolve_urls(self.settings)
@@ -163,11 +167,20 @@ class ServiceRuntime:
                 log.warning("NATS not reachable yet", error=repr(exc))
                 await asyncio.sleep(0.5)
 
+    async def _database_answers(self) -> None:
+        assert self.store is not None
+        await self.store.head_position()
+
+    async def _nats_answers(self) -> None:
+        if self.broker is None or not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("NATS does not answer")
+
     async def stop(self) -> None:
         self.ready = False
         if self._clock_task is not None:
             self._clock_task.cancel()
             await asyncio.gather(self._clock_task, return_exceptions=True)
+        await self.outages.stop()
         if self._background is not None:
             self._background.cancel()
             await asyncio.gather(self._background, return_exceptions=True)
@@ -204,9 +217,12 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         app.state.auth_secret = self.settings.auth_secret
+        app.state.outages = self.outages  # what the error handlers report an outage to
         install_error_handlers(app)
         install_correlation_middleware(app)
         install_limits(app, self.settings)
+        configure_tracing(self.settings.otlp_endpoint, self.service.value)
+        tracing.instrument_app(app, excluded=["/healthz", "/readyz", "/metrics"])
 
         @app.get("/healthz", tags=["ops"], summary="Le processus répond (liveness)")
         async def healthz() -> dict[str, str]:

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     public_rate_burst: int = Field(
         default=10, ge=1, description="requests a client address may send at once before "
         "public_rate_per_minute applies")
+    outage_retry_after_s: int = Field(
+        default=5, ge=1, description="while PostgreSQL or NATS is unreachable, requests get a "
+        "503 saying to retry after this many seconds (and the outage is checked as often)")
+    otlp_endpoint: str | None = Field(
+        default=None, description="OpenTelemetry collector receiving traces over OTLP/HTTP, "
+        "e.g. http://127.0.0.1:4318 (else OTEL_EXPORTER_OTLP_ENDPOINT; neither: no tracing)")
     log_level: str = "INFO"
     log_json: bool = True
 

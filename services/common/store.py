@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from events import Envelope, EventData, Metadata, load_event
 from events.base import current_model, seal, subject_for
+from services.common import tracing
 from services.common.clock import Clock, get_clock
 from services.common.metrics import EVENTS_APPENDED
 
@@ -117,6 +118,7 @@ class OutboxMessage(NamedTuple):
     subject: str
     payload: bytes
     event_id: str
+    traceparent: str | None = None  # of the append that recorded it (services/common/tracing)
 
 
 class Transaction:
@@ -177,13 +179,16 @@ class Transaction:
             for i, data in enumerate(events, start=1)
         ]
         try:
-            rows = await (await self._driver()).fetch(
-                self.store._append_sql, stream, metadata.region, now, metadata.correlation_id,
-                metadata.causation_id, metadata.actor, [e.event_id for e in envelopes],
-                [e.type for e in envelopes], [e.schema_version for e in envelopes],
-                [e.stream_version for e in envelopes], [e.occurred_at for e in envelopes],
-                [e.data.model_dump_json() for e in envelopes], expected_version,
-            )
+            with self._traced(stream, envelopes):
+                rows = await (await self._driver()).fetch(
+                    self.store._append_sql, stream, metadata.region, now,
+                    metadata.correlation_id, metadata.causation_id, metadata.actor,
+                    [e.event_id for e in envelopes], [e.type for e in envelopes],
+                    [e.schema_version for e in envelopes], [e.stream_version for e in envelopes],
+                    [e.occurred_at for e in envelopes],
+                    [e.data.model_dump_json() for e in envelopes], expected_version,
+                    tracing.current_traceparent(),  # the relay's publish continues the trace
+                )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version_key":
                 raise ConcurrencyConflict(stream, expected_version) from None
@@ -193,6 +198,13 @@ class Transaction:
         for envelope in envelopes:
             EVENTS_APPENDED.labels(self.schema, envelope.type).inc()
         return envelopes
+
+    def _traced(self, stream: str, envelopes: list[Envelope]):
+        if not tracing.enabled():  # the hot path builds nothing for a span nobody records
+            return nullcontext()
+        return tracing.span("event_store.append", attributes={
+            "success.schema": self.schema, "success.stream": stream,
+            "success.event_types": [e.type for e in envelopes]})
 
     def note_write(self) -> None:
         """Tell the transaction a write happened outside ``append`` (see its ordering rule)."""
@@ -254,8 +266,8 @@ class EventStore:
         # version already taken fails the (stream, stream_version) unique index. Run on the
         # asyncpg connection itself: this is the hot path (see bench/append.py).
         self._append_sql = f"""
-            INSERT INTO {schema}.events ({_COLUMNS})
-            SELECT id, type, v, $1, sv, $2, occ, $3, $4, $5, $6, d::jsonb
+            INSERT INTO {schema}.events ({_COLUMNS}, trace_context)
+            SELECT id, type, v, $1, sv, $2, occ, $3, $4, $5, $6, d::jsonb, $14::text
             FROM unnest($7::uuid[], $8::text[], $9::int[], $10::int[], $11::timestamptz[],
                         $12::text[]) AS t(id, type, v, sv, occ, d)
             WHERE $13::int = 0 OR EXISTS (
@@ -264,7 +276,7 @@ class EventStore:
             """
         # The relay's read: PostgreSQL writes the wire JSON itself (no model round trip).
         select_wire = """
-            SELECT tx_id::text AS tx, position, event_id, type, region,
+            SELECT tx_id::text AS tx, position, event_id, type, region, trace_context,
                    json_build_object(
                        'event_id', event_id, 'type', type, 'schema_version', schema_version,
                        'stream', stream, 'stream_version', stream_version, 'region', region,
@@ -366,6 +378,7 @@ class EventStore:
                 subject_for(row["region"], current_model(row["type"]).service, row["type"]),
                 row["wire"].encode(),
                 str(row["event_id"]),
+                row["trace_context"],
             )
             for row in rows
         ]

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import Envelope
 from events.base import _CURRENT, upcast
+from services.common import tracing
 from services.common.store import Transaction, _driver
 from services.reporting.folds import HANDLERS, TABLES, View, apply
 
@@ -91,8 +92,9 @@ async def archive_and_project(envelope: Envelope, tx: Transaction) -> None:
     if position is not None:  # else already archived (re-published): already counted
         view = cache.view
         view.dirty.clear()
-        apply(view, orjson.loads(body))
-        await write_rows(conn, view, view.dirty)
+        with tracing.span("reporting.fold"):  # in the trace of the event's request
+            apply(view, orjson.loads(body))
+            await write_rows(conn, view, view.dirty)
         await conn.execute(_CHECKPOINT_SQL, position, tx.store.clock.now())
     cache.generation = generation
 

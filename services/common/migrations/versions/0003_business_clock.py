@@ -2,14 +2,14 @@
 schema for all, created by whichever service migrates first.
 
 Revision ID: clock1
-Revises: 0001
+Revises: 0002_trace_context
 Create Date: 2026-11-29
 """
 
 from alembic import op
 
 revision = "clock1"
-down_revision = "0001"
+down_revision = "0002_trace_context"
 branch_labels = None
 depends_on = None
 
