@@ -26,6 +26,9 @@ class StackState:
     services: dict[str, str] = field(default_factory=dict)  # service -> base URL
     pid: int = 0  # the supervisor
     pids: dict[str, int] = field(default_factory=dict)  # service -> its process
+    # Embedded server -> its process ("nats", "postgres": the postmaster); empty for servers
+    # named in the environment, which are not ours.
+    servers: dict[str, int] = field(default_factory=dict)
 
     def write(self, data_dir: Path) -> None:
         # Mode 600: the URLs carry the embedded servers' passwords.
