@@ -74,6 +74,10 @@ def _port_or_free(service: Service, host: str) -> int:
     return port
 
 
+def _french_number(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
 class GaveUp(RuntimeError):
     """A server or service failed to start MAX_ATTEMPTS times in a row."""
 
@@ -217,7 +221,8 @@ class Stack:
         return process
 
     def _wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
+        """Until every service answers /readyz; ``timeout`` counts from a service's last
+        start, so that restarts run their course up to GaveUp."""
         pending = set(self.processes)
         with console.status("Démarrage des services…"):
             while pending:
@@ -228,8 +233,11 @@ class Stack:
                             pending.discard(service)
                     except httpx.HTTPError:
                         pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"services pas prêts après {timeout:.0f} s : {sorted(pending)}")
+                late = [service.value for service in pending
+                        if time.monotonic() > self._restarts(service.value).started_at + timeout]
+                if late:
+                    raise TimeoutError(f"services pas prêts après {timeout:.0f} s : "
+                                       f"{', '.join(late)}")
                 time.sleep(0.2)
 
     def print_summary(self) -> None:
@@ -296,7 +304,7 @@ class Stack:
                 raise GaveUp(f"{exc}{taken}. Voir {log}") from None
             stopped = f"s'est arrêté (code {code})" if code is not None else "n'a pas démarré"
             console.print(f"[yellow]{label} {stopped} : redémarrage sur le port {port} dans "
-                          f"{pause:g} s (tentative {restarts.failures}/{MAX_ATTEMPTS}).[/yellow]")
+                          f"{_french_number(pause)} s (tentative {restarts.failures}/{MAX_ATTEMPTS}).[/yellow]")
             return
         if not restarts.due(now):
             return
