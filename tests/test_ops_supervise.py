@@ -133,8 +133,17 @@ def supervised():
                 held.close()
 
 
+def restarted_pid(data_dir: Path, server: str, old_pid: int) -> int | None:
+    """The server's pid in stack.json once it is no longer ``old_pid``."""
+    state = StackState.read(data_dir)  # None while being rewritten
+    pid = state.servers.get(server) if state is not None else None
+    return pid if pid not in (None, old_pid) else None
+
+
 def all_ready(data_dir: Path) -> bool:
     state = StackState.read(data_dir)
+    if state is None:
+        return False
     try:
         return all(httpx.get(f"{url}/readyz", timeout=2).status_code == 200
                    for url in state.services.values())
@@ -180,8 +189,7 @@ def test_a_killed_nats_server_is_restarted_and_the_system_recovers(supervised):
     assert psutil.Process(old_pid).name() == "nats-server"
 
     os.kill(old_pid, signal.SIGKILL)
-    new_pid = eventually(lambda: StackState.read(data_dir).servers.get("nats") not in (None, old_pid)
-                         and StackState.read(data_dir).servers["nats"])
+    new_pid = eventually(lambda: restarted_pid(data_dir, "nats", old_pid))
     assert urlsplit(StackState.read(data_dir).nats_url).port == port
     text = console.read_text()
     assert f"NATS s'est arrêté (code -9) : redémarrage sur le port {port}" in text
@@ -199,8 +207,7 @@ def test_a_killed_postmaster_is_restarted_on_its_port(supervised):
     assert int(pid_file.read_text().split()[0]) == old_pid
 
     os.kill(old_pid, signal.SIGKILL)
-    new_pid = eventually(lambda: StackState.read(data_dir).servers.get("postgres")
-                         not in (None, old_pid) and StackState.read(data_dir).servers["postgres"])
+    new_pid = eventually(lambda: restarted_pid(data_dir, "postgres", old_pid))
     assert urlsplit(StackState.read(data_dir).database_url).port == port
     assert int(pid_file.read_text().split()[0]) == new_pid  # the stale lock files replaced
     socket_lock = data_dir / "postgres" / f".s.PGSQL.{port}.lock"

@@ -304,14 +304,16 @@ class Stack:
                 raise GaveUp(f"{exc}{taken}. Voir {log}") from None
             stopped = f"s'est arrêté (code {code})" if code is not None else "n'a pas démarré"
             console.print(f"[yellow]{label} {stopped} : redémarrage sur le port {port} dans "
-                          f"{_french_number(pause)} s (tentative {restarts.failures}/{MAX_ATTEMPTS}).[/yellow]")
+                          f"{_french_number(pause)} s (tentative {restarts.failures}/"
+                          f"{MAX_ATTEMPTS}).[/yellow]")
             return
         if not restarts.due(now):
             return
         try:
             restart()
         except (OSError, RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
-            console.print(f"[yellow]{label} : échec du redémarrage ({exc}).[/yellow]")
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]  # the log has the rest
+            console.print(f"[yellow]{label} : échec du redémarrage ({reason}).[/yellow]")
             restarts.retry_at = None  # counted as a failure on the next round
             return
         restarts.started(time.monotonic())
@@ -328,7 +330,7 @@ class Stack:
 
     def _restart_service(self, service: Service) -> None:
         self.processes[service] = self._spawn(service, self._port(service), self._service_env())
-        console.print(f"[green]{service.value} relancé (processus "
+        console.print(f"[green]{service.value} redémarré (processus "
                       f"{self.processes[service].pid}, port {self._port(service)}).[/green]")
 
     def stop(self) -> None:
