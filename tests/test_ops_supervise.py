@@ -241,3 +241,20 @@ def test_a_service_that_cannot_bind_its_port_gives_up(data_dir: Path):
     assert "Tout est arrêté." in text
     commands = [" ".join(p.info["cmdline"] or ()) for p in psutil.process_iter(["cmdline"])]
     assert not any(str(data_dir) in c for c in commands), "a child outlived `success up`"
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("nowhere=9101", "service inconnu"),
+    ("intake=x", "le port doit être un nombre entre 1 et 65535"),
+    ("intake=70000", "le port doit être un nombre entre 1 et 65535"),
+])
+def test_a_wrong_port_option_is_refused_before_anything_starts(tmp_path, option, message):
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    result = CliRunner().invoke(app, ["up", "--data-dir", str(tmp_path / "data"),
+                                      "--port", option], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "data").exists()
