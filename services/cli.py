@@ -56,6 +56,11 @@ def up(
                                         "démonstration (deux régions, une cohorte par trimestre "
                                         "depuis septembre 2025) via les API des services, si la "
                                         "base est vide.")] = False,
+    port: Annotated[list[str] | None, typer.Option(
+        "--port", metavar="SERVICE=PORT",
+        help="Port imposé à un service (répétable), par ex. `--port intake=9101`. Sans cela : "
+             "8101 à 8104, ou un port libre si le port par défaut est pris (avec un "
+             "avertissement).")] = None,
 ) -> None:
     """Démarre tout le système : PostgreSQL et NATS embarqués, migrations, puis les quatre
     services (un processus chacun). Ctrl-C arrête tout proprement.
@@ -65,7 +70,10 @@ def up(
     tableau de bord est affichée.
 
     Si SUCCESS_DATABASE_URL ou SUCCESS_NATS_URL sont définies, ces serveurs sont utilisés au
-    lieu des serveurs embarqués."""
+    lieu des serveurs embarqués.
+
+    Un serveur ou un service qui s'arrête est relancé sur le même port, avec une pause
+    croissante ; après 5 échecs de suite, tout s'arrête avec un message et le code 1."""
     from services.common.observability import configure_logging
     from services.common.stack import default_data_dir
     from services.common.supervisor import run_stack
@@ -74,7 +82,23 @@ def up(
     # The demo runs the services in this process first: their logs would bury the progress bar.
     configure_logging("WARNING" if demo else settings.log_level, json=settings.log_json)
     raise typer.Exit(run_stack((data_dir or default_data_dir()).expanduser().resolve(), settings,
-                               fresh=fresh, host=host, demo=demo))
+                               fresh=fresh, host=host, demo=demo, ports=_ports(port or [])))
+
+
+def _ports(options: list[str]) -> dict[Service, int]:
+    """``--port intake=9101`` options, checked."""
+    ports: dict[Service, int] = {}
+    for option in options:
+        name, _, number = option.partition("=")
+        if name not in Service.__members__:
+            _fail(f"--port {option} : service inconnu (attendu : "
+                  f"{', '.join(s.value for s in Service)}).")
+        if not number.isdigit() or not 0 < int(number) < 65536:
+            _fail(f"--port {option} : le port doit être un nombre entre 1 et 65535.")
+        ports[Service(name)] = int(number)
+    if len(set(ports.values())) < len(ports):
+        _fail("--port : deux services ne peuvent pas partager un port.")
+    return ports
 
 
 @app.command()

