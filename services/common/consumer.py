@@ -300,7 +300,10 @@ def hand_on_what_has_arrived(subscriber, batch_size: int, timeout: float) -> Non
             if messages and subscriber.running:
                 await subscriber.consume(messages)
 
-    subscriber._consume_pull = consume_pull  # looked up when the broker starts it
+    # FastStream's own loop, looked up when the broker starts it (checked: a FastStream
+    # without it must fail here, not silently bring the second-long wait back).
+    assert callable(getattr(subscriber, "_consume_pull", None)), type(subscriber)
+    subscriber._consume_pull = consume_pull
 
 
 def _is_database_outage(exc: BaseException) -> bool:
