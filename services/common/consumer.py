@@ -27,12 +27,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import nats.errors
 import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy as NatsAckPolicy
+from nats.js.errors import ServiceUnavailableError
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
@@ -118,11 +120,12 @@ class ConsumerRunner:
     def subscribe(self) -> None:
         settings = self.settings
         filters = self.consumer.filters
-        self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             filters[0] if len(filters) == 1 else "",
             stream=JStream(EVENT_STREAM_NAME, declare=False),
             durable=self.durable,
-            pull_sub=PullSub(batch_size=settings.consumer_batch_size, timeout=1.0, batch=True),
+            pull_sub=PullSub(batch_size=settings.consumer_batch_size,
+                             timeout=settings.consumer_pull_timeout_s, batch=True),
             ack_policy=AckPolicy.MANUAL,
             config=ConsumerConfig(
                 filter_subjects=filters if len(filters) > 1 else None,
@@ -134,7 +137,10 @@ class ConsumerRunner:
             decoder=_raw_body,
             title=f"{self.durable}",
             description=f"Consumer {self.durable} of the {self.service.value} service",
-        )(self._on_batch)
+        )
+        subscriber(self._on_batch)
+        hand_on_what_has_arrived(subscriber, settings.consumer_batch_size,
+                                 settings.consumer_pull_timeout_s)
 
     async def _on_batch(self, message: NatsMessage) -> None:
         """Hand the batch on and return once the batch before it is done: FastStream then
@@ -283,6 +289,35 @@ class ConsumerRunner:
         )
         DEAD_LETTERS.labels(self.service.value, self.durable, code).inc()
         await self._ack(raw)
+
+
+def hand_on_what_has_arrived(subscriber, batch_size: int, timeout: float) -> None:
+    """Make a FastStream batch pull subscriber hand on each pull as soon as it returns.
+
+    FastStream 0.7 pulls again until the batch is full or its time-out ran out: an event
+    waited up to a second at every hop. One nats-py ``fetch`` already does what we want: a
+    ``no_wait`` pull that returns whatever is there at once (up to the whole batch when there
+    is a backlog), and when nothing is, long-polls until the first message arrives or
+    ``timeout`` runs out. The pull loop stays FastStream's task (started and stopped with
+    the broker); what it hands on still goes through FastStream's middlewares."""
+
+    async def consume_pull() -> None:
+        while subscriber.running:
+            try:
+                messages = await subscriber.subscription.fetch(batch=batch_size, timeout=timeout)
+            except nats.errors.TimeoutError:
+                continue  # idle: long-poll again
+            except (nats.errors.ConnectionClosedError, ServiceUnavailableError):
+                # Unacknowledged messages come back from JetStream; do not spin meanwhile.
+                await asyncio.sleep(0.1)
+                continue
+            if messages and subscriber.running:
+                await subscriber.consume(messages)
+
+    # FastStream's own loop, looked up when the broker starts it (checked: a FastStream
+    # without it must fail here, not silently bring the second-long wait back).
+    assert callable(getattr(subscriber, "_consume_pull", None)), type(subscriber)
+    subscriber._consume_pull = consume_pull
 
 
 async def _raw_body(message) -> bytes:

@@ -88,7 +88,7 @@ class OutboxRelay:
                     moved = await self.publish_once()
                     backoff = 0.1
                     if not moved:
-                        await self._sleep(self.settings.relay_poll_interval_s)
+                        await self._idle(self.settings.relay_poll_interval_s)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # NATS or PostgreSQL away: retry, never skip
@@ -125,8 +125,7 @@ class OutboxRelay:
             return 0
         assert self._nc is not None
         after = batch[-1].cursor
-        self._prefetch = (after, asyncio.create_task(
-            self.store.read_unpublished(after, self.settings.relay_batch_size)))
+        self._prefetch = (after, asyncio.create_task(self._read(after)))
         try:
             await self._publish(batch)
             if self._after_publish is not None:
@@ -150,7 +149,13 @@ class OutboxRelay:
             except Exception as exc:  # read again below
                 log.info("relay prefetch failed", error=repr(exc), schema=self.store.schema)
         self._drop_prefetch()
-        return await self.store.read_unpublished(self.cursor, self.settings.relay_batch_size)
+        return await self._read(self.cursor)
+
+    def _read(self, after: Cursor) -> Awaitable[list[OutboxMessage]]:
+        """Read the batch after ``after``. A commit of this process from now on wakes the
+        relay when idle, whether or not the read sees it: no wake-up is lost."""
+        self.store.appended.clear()
+        return self.store.read_unpublished(after, self.settings.relay_batch_size)
 
     def _drop_prefetch(self) -> None:
         if self._prefetch is not None:
@@ -222,11 +227,21 @@ class OutboxRelay:
         ]
         await asyncio.wait_for(asyncio.gather(*acks), self.settings.publish_ack_timeout_s)
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _idle(self, seconds: float) -> None:
+        """Wait for the next poll, or less: an append of this process wakes us at once."""
+        woken = asyncio.ensure_future(self.store.appended.wait())
         try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            pass
+            await self._sleep(seconds, woken)
+        finally:
+            woken.cancel()
+
+    async def _sleep(self, seconds: float, *also: asyncio.Future) -> None:
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({stopping, *also}, timeout=seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
 
     def stop(self) -> None:
         self._stopping.set()

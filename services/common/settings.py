@@ -46,7 +46,12 @@ class Settings(BaseSettings):
     consumer_max_deliveries: int = 5
     consumer_backoff_s: float = 0.5
     consumer_max_backoff_s: float = 30.0
-    consumer_batch_size: int = 1000
+    consumer_batch_size: int = Field(
+        default=1000, description="most events a consumer pulls at once (a backlog); what has "
+        "arrived is handled at once, however few")
+    consumer_pull_timeout_s: float = Field(
+        default=1.0, description="how long an idle consumer's pull waits for a first event "
+        "before pulling again (it returns as soon as one arrives)")
     # The partner regions' stream (what they may publish): bounded, so none can fill our disk.
     partner_stream_max_bytes: int = Field(
         default=1 << 30, description="bytes the partner regions' stream keeps at most (1 GiB)")

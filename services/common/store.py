@@ -8,6 +8,7 @@ id) lets the relay publish in a commit-safe order (see :meth:`EventStore.read_un
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -262,6 +263,9 @@ class EventStore:
         self.engine = engine
         self.schema = schema
         self.clock = clock or get_clock()
+        # Set once a transaction of this process that appended has committed: wakes the
+        # relay at once instead of at its next poll (appends of other processes wait for it).
+        self.appended = asyncio.Event()
         # One statement: the expected version must exist (or be 0 for a new stream); a
         # version already taken fails the (stream, stream_version) unique index. Run on the
         # asyncpg connection itself: this is the hot path (see bench/append.py).
@@ -320,7 +324,10 @@ class EventStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.engine.begin() as connection:
-            yield Transaction(self, connection)
+            tx = Transaction(self, connection)
+            yield tx
+        if tx._appended:  # committed
+            self.appended.set()
 
     async def append(
         self,
@@ -338,9 +345,11 @@ class EventStore:
         # connection switched to autocommit, on the hottest path (see bench/append.py).
         pooled = await self.engine.raw_connection()
         try:
-            return await Transaction(self, None, pooled.driver_connection).append(
+            envelopes = await Transaction(self, None, pooled.driver_connection).append(
                 stream, expected_version, events, metadata, occurred_at=occurred_at
             )
+            self.appended.set()  # autocommitted
+            return envelopes
         finally:
             pooled.close()  # back to the pool (nothing to roll back)
 
