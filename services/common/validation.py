@@ -138,7 +138,8 @@ def _email(value: str) -> str:
                            "(ex. prenom.nom@exemple.fr).") from None
 
 
-Email = Annotated[str, StringConstraints(max_length=254, strict=True), AfterValidator(_email)]
+Email = Annotated[str, StringConstraints(max_length=254, strict=True), AfterValidator(_email),
+                  Field(json_schema_extra={"format": "email"})]  # documented as an e-mail
 
 # A share in [0, 1] (a minimum matching score): a JSON number, never a boolean, NaN or infinity.
 Score = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
