@@ -50,6 +50,7 @@ async def cluster_settings(cluster, postgres, monkeypatch) -> Settings:
         vault_master_key=generate_master_key(),  # shared by intake's replicas
         relay_poll_interval_s=0.02, consumer_backoff_s=0.05, consumer_max_backoff_s=0.2,
         relay_max_backoff_s=0.5, publish_ack_timeout_s=2.0, ops_probe_interval_s=0.2,
+        public_rate_per_minute=0,  # many forms from one address; test_api_edge checks the limit
         log_json=False)
     assert (settings.nats_url, settings.stream_replicas) == (cluster.url, 3)
     return settings

@@ -62,7 +62,8 @@ async def test_postgres_down_answers_503_and_logs_one_line_per_transition(own_se
     settings = Settings(
         nats_url=ns.url, database_url=await create_database(pg), relay_poll_interval_s=0.02,
         consumer_backoff_s=0.05, consumer_max_backoff_s=0.2, relay_max_backoff_s=0.5,
-        publish_ack_timeout_s=2.0, outage_retry_after_s=2, log_json=False)
+        publish_ack_timeout_s=2.0, outage_retry_after_s=2, log_json=False,
+        public_rate_per_minute=0)  # many forms from one address
     with Captured() as logs:
         async with intake_service(settings) as (client, _runtime):
             assert (await client.post("/applications/mentee", json=person())).status_code == 201
@@ -95,7 +96,8 @@ async def test_every_service_answers_503_while_postgres_is_down(own_servers):
     settings = Settings(
         nats_url=ns.url, database_url=await create_database(pg), relay_poll_interval_s=0.02,
         consumer_backoff_s=0.05, consumer_max_backoff_s=0.2, relay_max_backoff_s=0.5,
-        publish_ack_timeout_s=2.0, outage_retry_after_s=2, log_json=False)
+        publish_ack_timeout_s=2.0, outage_retry_after_s=2, log_json=False,
+        public_rate_per_minute=0)  # many forms from one address
     reads = {"matching": "/staff/cohorts", "reporting": "/reports/cohorts"}
     with Captured() as logs:
         async with running(settings, *reads) as svc:
