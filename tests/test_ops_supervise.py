@@ -5,6 +5,7 @@ that cannot start gives up with a French message; a taken default port is report
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -12,12 +13,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import pytest
+import structlog
 
 from services.common.embedded import PostgresServer, free_port, pid_alive
 from services.common.stack import StackState
@@ -243,6 +247,24 @@ def test_a_service_that_cannot_bind_its_port_gives_up(data_dir: Path):
     assert not any(str(data_dir) in c for c in commands), "a child outlived `success up`"
 
 
+@contextmanager
+def cli_in_this_process() -> Iterator[None]:
+    """A command run in the test's process configures logging on CliRunner's streams (closed
+    afterwards) and may set the umask: give later tests theirs back."""
+    structlog_config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        yield
+    finally:
+        structlog.configure(**structlog_config)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        os.umask(umask)
+
+
 @pytest.mark.parametrize(("option", "message"), [
     ("nowhere=9101", "service inconnu"),
     ("intake=x", "le port doit être un nombre entre 1 et 65535"),
@@ -253,8 +275,9 @@ def test_a_wrong_port_option_is_refused_before_anything_starts(tmp_path, option,
 
     from services.cli import app
 
-    result = CliRunner().invoke(app, ["up", "--data-dir", str(tmp_path / "data"),
-                                      "--port", option], env={"COLUMNS": "200"})
+    with cli_in_this_process():
+        result = CliRunner().invoke(app, ["up", "--data-dir", str(tmp_path / "data"),
+                                          "--port", option], env={"COLUMNS": "200"})
     assert result.exit_code == 2
     assert message in result.output
     assert not (tmp_path / "data").exists()
