@@ -55,7 +55,9 @@ def unique_mentee() -> dict:
 def _env() -> dict[str, str]:
     """Our own stack only: no SUCCESS_* of the caller's shell (a configured server, say)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
-    return {**env, "SUCCESS_LOG_JSON": "true", "SUCCESS_LOG_LEVEL": "WARNING"}
+    # One address posts every application: no per-address limit on the public forms here.
+    return {**env, "SUCCESS_LOG_JSON": "true", "SUCCESS_LOG_LEVEL": "WARNING",
+            "SUCCESS_PUBLIC_RATE_PER_MINUTE": "0"}
 
 
 def start_stack(data_dir: Path) -> tuple[subprocess.Popen, StackState]:
