@@ -43,6 +43,9 @@ ATOMIC_BATCH_MAX = 1000
 _ATOMIC_UNAVAILABLE = {0, 10174}
 
 
+# First re-read after a wake-up that found nothing to publish (see OutboxRelay._pause).
+RECHECK_S = 0.02
+
 class AtomicBatchRefused(Exception):
     def __init__(self, code: int, description: str) -> None:
         super().__init__(f"{code}: {description}")
@@ -66,6 +69,10 @@ class OutboxRelay:
         self._after_publish = after_publish  # fault injection in tests
         self._nc: Client | None = None
         self._stopping = asyncio.Event()
+        # How long to wait before the next read when idle: short right after a wake-up (the
+        # append that woke us may still be hidden behind an older transaction still running),
+        # doubling back to the poll interval.
+        self._pause = settings.relay_poll_interval_s
         self.published = 0
         self.cursor = Cursor()
         self.lag = 0
@@ -88,7 +95,9 @@ class OutboxRelay:
                     moved = await self.publish_once()
                     backoff = 0.1
                     if not moved:
-                        await self._idle(self.settings.relay_poll_interval_s)
+                        poll = self.settings.relay_poll_interval_s
+                        woken = await self._idle(self._pause)
+                        self._pause = RECHECK_S if woken else min(self._pause * 2, poll)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # NATS or PostgreSQL away: retry, never skip
@@ -227,13 +236,15 @@ class OutboxRelay:
         ]
         await asyncio.wait_for(asyncio.gather(*acks), self.settings.publish_ack_timeout_s)
 
-    async def _idle(self, seconds: float) -> None:
-        """Wait for the next poll, or less: an append of this process wakes us at once."""
+    async def _idle(self, seconds: float) -> bool:
+        """Wait for the next poll, or less: an append of this process wakes us at once.
+        True when an append woke us."""
         woken = asyncio.ensure_future(self.store.appended.wait())
         try:
             await self._sleep(seconds, woken)
         finally:
             woken.cancel()
+        return woken.done() and not woken.cancelled()
 
     async def _sleep(self, seconds: float, *also: asyncio.Future) -> None:
         stopping = asyncio.ensure_future(self._stopping.wait())
