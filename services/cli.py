@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from events import Service
+from services.registry import Component
 
 app = typer.Typer(
     name="success",
@@ -59,15 +60,16 @@ def up(
     port: Annotated[list[str] | None, typer.Option(
         "--port", metavar="SERVICE=PORT",
         help="Port imposé à un service (répétable), par ex. `--port intake=9101`. Sans cela : "
-             "8101 à 8104, ou un port libre si le port par défaut est pris (avec un "
-             "avertissement).")] = None,
+             "8100 (backoffice, l'espace du personnel) et 8101 à 8104, ou un port libre si le "
+             "port par défaut est pris (avec un avertissement).")] = None,
 ) -> None:
     """Démarre tout le système : PostgreSQL et NATS embarqués, migrations, puis les quatre
-    services (un processus chacun). Ctrl-C arrête tout proprement.
+    services et l'espace web du personnel (un processus chacun). Ctrl-C arrête tout proprement.
 
     Avec `--demo`, un an et plus d'activité fictive est d'abord rejoué à travers les vraies API
-    (candidatures, entretiens, binômes, séances, bilans, arrêts, sorties), puis l'adresse du
-    tableau de bord est affichée.
+    (candidatures, entretiens, binômes, séances, bilans, arrêts, sorties) ; des comptes de
+    démonstration (une administratrice, une référente par région, un analyste) sont créés, et
+    l'adresse de l'espace du personnel est affichée.
 
     Si SUCCESS_DATABASE_URL ou SUCCESS_NATS_URL sont définies, ces serveurs sont utilisés au
     lieu des serveurs embarqués.
@@ -85,17 +87,17 @@ def up(
                                fresh=fresh, host=host, demo=demo, ports=_ports(port or [])))
 
 
-def _ports(options: list[str]) -> dict[Service, int]:
+def _ports(options: list[str]) -> dict[Component, int]:
     """``--port intake=9101`` options, checked."""
-    ports: dict[Service, int] = {}
+    ports: dict[Component, int] = {}
     for option in options:
         name, _, number = option.partition("=")
-        if name not in Service.__members__:
+        if name not in Component.__members__:
             _fail(f"--port {option} : service inconnu (attendu : "
-                  f"{', '.join(s.value for s in Service)}).")
+                  f"{', '.join(s.value for s in Component)}).")
         if not number.isdigit() or not 0 < int(number) < 65536:
             _fail(f"--port {option} : le port doit être un nombre entre 1 et 65535.")
-        ports[Service(name)] = int(number)
+        ports[Component(name)] = int(number)
     if len(set(ports.values())) < len(ports):
         _fail("--port : deux services ne peuvent pas partager un port.")
     return ports
@@ -103,7 +105,8 @@ def _ports(options: list[str]) -> dict[Service, int]:
 
 @app.command()
 def serve(
-    service: Annotated[Service, typer.Argument(help="Le service à lancer.")],
+    service: Annotated[Component, typer.Argument(
+        help="Le service à lancer (backoffice : l'espace web du personnel).")],
     host: Annotated[str, typer.Option(help="Adresse d'écoute HTTP.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port HTTP.")] = 8000,
 ) -> None:
@@ -117,6 +120,13 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json, service=service.value)
+    if service is Component.backoffice:
+        from services.backoffice.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
+                    access_log=False, timeout_graceful_shutdown=20)
+        return
+    service = Service(service.value)
     if settings.clock_control:  # the shared clock (seeded with SUCCESS_CLOCK_START, if set)
         from services.common.clock import ControlledClock, set_clock
 
@@ -817,8 +827,10 @@ def republish(
 
 
 from services.cli_clock import clock_app  # noqa: E402  (its commands use the helpers above)
+from services.cli_staff import staff_app  # noqa: E402
 
 app.add_typer(clock_app, name="clock")
+app.add_typer(staff_app, name="staff")
 
 if __name__ == "__main__":
     app()

@@ -428,3 +428,38 @@ async def seed(settings: Settings, progress: Callable[[int, int], None] | None =
                today: date | None = None) -> dict[str, int]:
     today = today or datetime.now(PARIS).date()
     return await Seeder(settings, today).run(progress)
+
+
+DEMO_ACCOUNTS = [  # (e-mail, name, role, region, subject: the demo's referents keep theirs)
+    ("admin@cress.example", "Administratrice nationale", "admin", None, "admin-national"),
+    ("referente-idf@cress.example", "Inès (référente IDF)", "referent", "IDF",
+     REFERENTS["IDF"][0]),
+    ("referente-bre@cress.example", "Maëlle (référente BRE)", "referent", "BRE",
+     REFERENTS["BRE"][0]),
+    ("analyste@cress.example", "Analyste national", "analyst", None, "analyste-national"),
+]
+
+
+async def create_demo_accounts(settings: Settings) -> list[str]:
+    """The demo's back-office accounts with fresh random passwords: lines saying who is who,
+    for a file only the user reads (nothing is made for accounts that exist already)."""
+    import secrets
+
+    from services.backoffice.accounts import AccountError
+    from services.backoffice.invitations import add_account
+    from services.backoffice.repository import Accounts
+
+    accounts = Accounts.connect(settings.database_url)
+    lines = [f"Espace du personnel : {settings.backoffice_url}", ""]
+    try:
+        for email, name, role, region, subject in DEMO_ACCOUNTS:
+            password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
+            try:
+                await add_account(accounts, settings, email=email, role=role, region=region,
+                                  name=name, subject=subject, password=password)
+            except AccountError:
+                continue
+            lines.append(f"{name:<28} {email:<30} mot de passe : {password}")
+    finally:
+        await accounts.dispose()
+    return lines if len(lines) > 2 else []

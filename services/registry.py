@@ -1,9 +1,19 @@
-"""Which definition runs each service (imported lazily: a process loads only its own)."""
+"""Which definition runs each service (imported lazily: a process loads only its own), and
+every process `success up` runs."""
 
+from __future__ import annotations
+
+from enum import StrEnum
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from events import Service
-from services.common.runtime import ServiceDefinition
+
+if TYPE_CHECKING:  # the runtime is heavy: the command line loads it only to serve
+    from services.common.runtime import ServiceDefinition
+
+# The event-sourced services, then the web front for staff (no events of its own).
+Component = StrEnum("Component", [*(s.value for s in Service), "backoffice"])
 
 
 def definition_of(service: Service | str) -> ServiceDefinition:

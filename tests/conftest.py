@@ -29,6 +29,8 @@ from services.common.store import EventStore, raw_database_url
 
 os.environ.setdefault("SUCCESS_LOG_JSON", "false")
 
+pytest_plugins = ["tests.web"]  # the whole system and a browser, for the web pages' tests
+
 
 @contextmanager
 def server_dir(name: str) -> Iterator[Path]:

@@ -19,12 +19,17 @@ _COMMON = Path(__file__).parent / "migrations"
 _SERVICES = Path(__file__).parent.parent
 
 
+# Schemas that are not event-sourced services: only their own tables, none of the event
+# store's (the back-office keeps staff accounts and sign-in sessions).
+PLAIN_SCHEMAS = ("backoffice",)
+
+
 def alembic_config(service: Service | str) -> Config:
-    service = Service(service)
+    name = service if service in PLAIN_SCHEMAS else Service(service).value
     config = Config()
     config.set_main_option("script_location", str(_COMMON))
-    locations = [str(_COMMON / "versions")]
-    own = _SERVICES / service.value / "migrations"
+    own = _SERVICES / name / "migrations"
+    locations = [] if name in PLAIN_SCHEMAS else [str(_COMMON / "versions")]
     if own.is_dir():  # a service's own tables come after the shared ones
         locations.append(str(own))
     config.set_main_option("version_locations", " ".join(locations))
@@ -32,23 +37,24 @@ def alembic_config(service: Service | str) -> Config:
     return config
 
 
-async def migrate(database_url: str, services: list[Service] | None = None) -> None:
-    """Bring every given service's schema (all by default) to its latest revision."""
+async def migrate(database_url: str, services: list[Service | str] | None = None) -> None:
+    """Bring every given service's schema (all, and the back-office's, by default) to its
+    latest revision."""
     engine = create_async_engine(async_database_url(database_url), hide_parameters=True)
     try:
-        for service in services or list(Service):
+        for service in services or [*Service, *PLAIN_SCHEMAS]:
             async with engine.begin() as connection:
                 # Serialise concurrent migrators of one schema (several replicas starting).
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"migrate:{service}"}
                 )
-                await connection.run_sync(_upgrade, Service(service))
+                await connection.run_sync(_upgrade, str(service))
     finally:
         await engine.dispose()
 
 
-def _upgrade(connection, service: Service) -> None:
+def _upgrade(connection, service: str) -> None:
     config = alembic_config(service)
     config.attributes["connection"] = connection
-    config.attributes["schema"] = service.value
+    config.attributes["schema"] = service
     command.upgrade(config, "heads")

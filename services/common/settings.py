@@ -76,6 +76,24 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 30.0
     intake_url: str = Field(default="http://127.0.0.1:8101",
                             description="intake's HTTP API (followup reads contacts there)")
+    matching_url: str = Field(default="http://127.0.0.1:8102",
+                              description="matching's HTTP API (the back-office calls it)")
+    followup_url: str = Field(default="http://127.0.0.1:8103",
+                              description="followup's HTTP API (the back-office calls it)")
+    reporting_url: str = Field(default="http://127.0.0.1:8104",
+                               description="reporting's HTTP API (the back-office calls it)")
+    backoffice_url: str = Field(
+        default="http://127.0.0.1:8100", description="the staff back-office's public address, "
+        "as staff reach it (invitation links in e-mails point there)")
+    backoffice_session_hours: float = Field(
+        default=10.0, gt=0, le=24 * 7, description="how long a staff sign-in lasts")
+    backoffice_invitation_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, description="how long an invitation link stays valid")
+    signin_max_failures: int = Field(
+        default=5, ge=1, description="wrong passwords for one address within "
+        "signin_lockout_minutes before its sign-ins are refused for that long")
+    signin_lockout_minutes: float = Field(
+        default=15.0, gt=0, description="the window and the pause of the sign-in throttle")
     followup_intermediate_review_months: int = 6
     followup_final_review_months: int = 12
     followup_post_programme_months: int = 6

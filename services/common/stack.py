@@ -29,6 +29,7 @@ class StackState:
     # Embedded server -> its process ("nats", "postgres": the postmaster); empty for servers
     # named in the environment, which are not ours.
     servers: dict[str, int] = field(default_factory=dict)
+    smtp: str = ""  # "host:port" of the local mail catcher, when `success up` runs one
 
     def write(self, data_dir: Path) -> None:
         # Mode 600: the URLs carry the embedded servers' passwords. Replaced whole: rewritten

@@ -32,7 +32,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from events import Service
+from services.registry import Component
 from services.common.embedded import (
     NatsServer,
     PostgresServer,
@@ -50,13 +50,13 @@ console = Console(stderr=True)
 
 SECRETS_FILE = "secrets.json"
 _SERVER_LABELS = {"postgres": "PostgreSQL", "nats": "NATS"}
-DASHBOARD_LINK_FILE = "tableau-de-bord.txt"
+DEMO_ACCOUNTS_FILE = "comptes-demo.txt"
 EMBEDDED_POSTGRES_PASSWORD = "EMBEDDED_POSTGRES_PASSWORD"
 EMBEDDED_NATS_USER = "success"
 EMBEDDED_NATS_PASSWORD = "EMBEDDED_NATS_PASSWORD"
 
-DEFAULT_PORTS = {Service.intake: 8101, Service.matching: 8102, Service.followup: 8103,
-                 Service.reporting: 8104}
+DEFAULT_PORTS = {Component.backoffice: 8100, Component.intake: 8101, Component.matching: 8102,
+                 Component.followup: 8103, Component.reporting: 8104}
 
 
 MAX_ATTEMPTS = 5  # failed starts in a row before giving up
@@ -64,7 +64,7 @@ STABLE_SECONDS = 60.0  # up this long: its next stop counts as a first failure a
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.5, 10.0
 
 
-def _port_or_free(service: Service, host: str) -> int:
+def _port_or_free(service: Component, host: str) -> int:
     preferred = DEFAULT_PORTS[service]
     if not port_taken(host, preferred):
         return preferred
@@ -117,14 +117,14 @@ class Stack:
     host: str = "127.0.0.1"
     postgres: PostgresServer | None = None
     nats: NatsServer | None = None
-    processes: dict[Service, subprocess.Popen] = field(default_factory=dict)
-    urls: dict[Service, str] = field(default_factory=dict)
+    processes: dict[Component, subprocess.Popen] = field(default_factory=dict)
+    urls: dict[Component, str] = field(default_factory=dict)
     nats_url: str = ""
     database_url: str = ""
     mail: MailCatcher | None = None  # no mail server given: e-mails are kept on disk
     demo: bool = False
     digest_keys: dict[str, Path] = field(default_factory=dict)  # the demo's, by region
-    ports: dict[Service, int] = field(default_factory=dict)  # asked for with --port
+    ports: dict[Component, int] = field(default_factory=dict)  # asked for with --port
     restarts: dict[str, Restarts] = field(default_factory=dict)
 
     def start(self) -> None:
@@ -147,23 +147,24 @@ class Stack:
             asyncio.run(migrate(self.database_url))
         if self.mail is None and "SUCCESS_SMTP_HOST" not in os.environ:
             self.mail = MailCatcher(self.data_dir / "mail").start()
-        for service in Service:
+        for service in Component:
             port = self.ports.get(service) or _port_or_free(service, self.host)
             self.urls[service] = f"http://{self.host}:{port}"
         if self.demo:
             self._seed_demo()
+            self._demo_accounts()
         env = self._service_env()
-        for service in Service:
+        for service in Component:
             self._warn_if_taken(service)
             self.processes[service] = self._spawn(service, self._port(service), env)
             self._restarts(service.value).started(time.monotonic())
         self._write_state()
         self._wait_ready()
 
-    def _port(self, service: Service) -> int:
+    def _port(self, service: Component) -> int:
         return int(self.urls[service].rsplit(":", 1)[1])
 
-    def _warn_if_taken(self, service: Service) -> None:
+    def _warn_if_taken(self, service: Component) -> None:
         """Ports are chosen before the demo seeds: another program may have taken one since."""
         if port_taken(self.host, self._port(service)):
             console.print(f"[yellow]Attention : le port {self._port(service)} de "
@@ -195,7 +196,8 @@ class Stack:
         servers = {server.name: server.pid for server in self._servers() if server.pid}
         StackState(self.nats_url, self.database_url, {s.value: u for s, u in self.urls.items()},
                    os.getpid(), {s.value: p.pid for s, p in self.processes.items()},
-                   servers).write(self.data_dir)
+                   servers, smtp=f"{self.mail.host}:{self.mail.port}" if self.mail else ""
+                   ).write(self.data_dir)
 
     def _servers(self) -> list[PostgresServer | NatsServer]:
         """Ours to supervise, in start order: not those named in the environment."""
@@ -204,7 +206,7 @@ class Stack:
     def _service_env(self) -> dict[str, str]:
         env = {**os.environ, "SUCCESS_NATS_URL": self.nats_url,
                "SUCCESS_DATABASE_URL": self.database_url, **local_secrets(self.data_dir),
-               "SUCCESS_INTAKE_URL": self.urls[Service.intake]}
+               **{f"SUCCESS_{name.upper()}_URL": url for name, url in self.urls.items()}}
         if self.mail is not None:
             env |= {"SUCCESS_SMTP_HOST": self.mail.host, "SUCCESS_SMTP_PORT": str(self.mail.port)}
         if self.demo and "SUCCESS_DIGEST_RECIPIENTS" not in os.environ:
@@ -213,7 +215,7 @@ class Stack:
             env["SUCCESS_DIGEST_RECIPIENTS"], self.digest_keys = digest_recipients(self.data_dir)
         return env
 
-    def _spawn(self, service: Service, port: int, env: dict[str, str]) -> subprocess.Popen:
+    def _spawn(self, service: Component, port: int, env: dict[str, str]) -> subprocess.Popen:
         log = open_private(self.data_dir / f"{service.value}.log")
         process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", service.value, "--host", self.host,
@@ -263,21 +265,31 @@ class Stack:
         for region, path in sorted(self.digest_keys.items()):
             console.print(f"Synthèse quotidienne {region} : clé privée age dans {path} "
                           f"(age -d -i {path} …)", soft_wrap=True)
-        console.print(f"Tableau de bord : le lien (avec un jeton valable 12 h) est dans "
-                      f"{self.write_dashboard_link()}", soft_wrap=True)
+        backoffice = self.urls[Component.backoffice]
+        console.print(f"[bold]Espace du personnel (back-office) : {backoffice}[/bold]",
+                      soft_wrap=True)
+        accounts = self.data_dir / DEMO_ACCOUNTS_FILE
+        if accounts.exists():
+            console.print(f"Comptes de démonstration (adresses et mots de passe) : {accounts}",
+                          soft_wrap=True)
+        else:
+            console.print("Premier compte : `success staff add --email vous@cress.fr --role "
+                          "admin --print-link`, puis ouvrez le lien affiché.", soft_wrap=True)
         console.print("Ctrl-C pour tout arrêter proprement.")
 
-    def write_dashboard_link(self) -> Path:
-        """The staff dashboard's link, with a national analyst token valid 12 hours (a browser
-        link cannot send an Authorization header), in a file only our user reads: printed, the
-        token would land wherever the console is captured. `success token` makes others."""
-        from services.common.auth import StaffRole, issue_token
+    def _demo_accounts(self) -> None:
+        """The demo's staff accounts (a national admin and analyst, a referent per region),
+        with passwords in a file only our user reads; kept as they are once made."""
+        from services.demo import create_demo_accounts
 
-        token = issue_token(local_secrets(self.data_dir)["SUCCESS_AUTH_SECRET"], "tableau-de-bord",
-                            StaffRole.analyst, None)
-        path = self.data_dir / DASHBOARD_LINK_FILE
-        write_private(path, f"{self.urls[Service.reporting]}/dashboard?jeton={token}\n")
-        return path
+        path = self.data_dir / DEMO_ACCOUNTS_FILE
+        if path.exists():
+            return
+        settings = Settings(database_url=self.database_url,
+                            backoffice_url=self.urls[Component.backoffice])
+        lines = asyncio.run(create_demo_accounts(settings))
+        if lines:
+            write_private(path, "\n".join(lines) + "\n")
 
     def watch(self, stop: "StopFlag") -> None:
         """Keep servers and services running until asked to stop (GaveUp: could not)."""
@@ -336,7 +348,7 @@ class Stack:
         console.print(f"[green]{_SERVER_LABELS[server.name]} redémarré (processus {server.pid}, "
                       f"port {server.port}).[/green]")
 
-    def _restart_service(self, service: Service) -> None:
+    def _restart_service(self, service: Component) -> None:
         self.processes[service] = self._spawn(service, self._port(service), self._service_env())
         console.print(f"[green]{service.value} redémarré (processus "
                       f"{self.processes[service].pid}, port {self._port(service)}).[/green]")
@@ -441,7 +453,7 @@ async def _has_events(database_url: str) -> bool:
 
 
 def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
-              demo: bool = False, ports: dict[Service, int] | None = None) -> int:
+              demo: bool = False, ports: dict[Component, int] | None = None) -> int:
     running = StackState.read(data_dir)
     if running is not None and running.pid and psutil.pid_exists(running.pid):
         console.print(f"[red]Succ'ess tourne déjà (processus {running.pid}) avec les données "
@@ -460,9 +472,9 @@ def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
             console.print(f"[red]Démarrage impossible :[/red] {exc}", soft_wrap=True)
             return 1
         stack.print_summary()
-        # For scripts waiting on us: where the link is, never the token itself.
-        print(f"DASHBOARD_LINK_FILE {stack.data_dir / DASHBOARD_LINK_FILE}", flush=True)
-        print(f"READY {stack.urls[Service.reporting]}", flush=True)
+        # For scripts waiting on us: the back-office's address, never a password.
+        print(f"BACKOFFICE {stack.urls[Component.backoffice]}", flush=True)
+        print(f"READY {stack.urls[Component.reporting]}", flush=True)
         try:
             stack.watch(stop)
         except GaveUp as exc:
