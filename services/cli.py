@@ -60,8 +60,8 @@ def up(
     port: Annotated[list[str] | None, typer.Option(
         "--port", metavar="SERVICE=PORT",
         help="Port imposé à un service (répétable), par ex. `--port intake=9101`. Sans cela : "
-             "8100 (backoffice, l'espace du personnel) et 8101 à 8104, ou un port libre si le "
-             "port par défaut est pris (avec un avertissement).")] = None,
+             "8100 (backoffice, l'espace du personnel), 8101 à 8104, 8105 (participants), ou "
+             "un port libre si le port par défaut est pris (avec un avertissement).")] = None,
 ) -> None:
     """Démarre tout le système : PostgreSQL et NATS embarqués, migrations, puis les quatre
     services et l'espace web du personnel (un processus chacun). Ctrl-C arrête tout proprement.
@@ -106,7 +106,8 @@ def _ports(options: list[str]) -> dict[Component, int]:
 @app.command()
 def serve(
     service: Annotated[Component, typer.Argument(
-        help="Le service à lancer (backoffice : l'espace web du personnel).")],
+        help="Le service à lancer (backoffice : l'espace web du personnel ; participants : "
+        "les formulaires de candidature et les pages des liens personnels).")],
     host: Annotated[str, typer.Option(help="Adresse d'écoute HTTP.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port HTTP.")] = 8000,
 ) -> None:
@@ -120,9 +121,10 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json, service=service.value)
-    if service is Component.backoffice:
-        from services.backoffice.app import create_app
+    if service in (Component.backoffice, Component.participants):
+        from importlib import import_module
 
+        create_app = import_module(f"services.{service.value}.app").create_app
         uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
                     access_log=False, timeout_graceful_shutdown=20)
         return

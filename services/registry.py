@@ -12,8 +12,9 @@ from events import Service
 if TYPE_CHECKING:  # the runtime is heavy: the command line loads it only to serve
     from services.common.runtime import ServiceDefinition
 
-# The event-sourced services, then the web front for staff (no events of its own).
-Component = StrEnum("Component", [*(s.value for s in Service), "backoffice"])
+# The event-sourced services, then the web fronts for staff and for participants (no events
+# of their own).
+Component = StrEnum("Component", [*(s.value for s in Service), "backoffice", "participants"])
 
 
 def definition_of(service: Service | str) -> ServiceDefinition:

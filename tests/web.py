@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 
 from services.backoffice.app import create_app
+from services.participants.app import create_app as create_participants_app
 from services.backoffice.invitations import add_account
 from services.backoffice.repository import Accounts
 from services.common.clock import ManualClock
@@ -66,6 +67,10 @@ class WebStack:
     def backoffice(self) -> str:
         return self.urls["backoffice"]
 
+    @property
+    def participants(self) -> str:
+        return self.urls["participants"]
+
     async def staff(self, email: str, role: str, region: str | None = None,
                     subject: str | None = None, name: str | None = None) -> str:
         """An active staff account (password :data:`PASSWORD`); returns its e-mail."""
@@ -92,7 +97,7 @@ async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
 
 @pytest.fixture
 async def web_stack(settings, mailbox) -> AsyncIterator[WebStack]:
-    ports = {name: free_port() for name in (*SERVICES, "backoffice")}
+    ports = {name: free_port() for name in (*SERVICES, "backoffice", "participants")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     settings = settings.model_copy(update={
         **mailbox.settings_update(), "auth_secret": AUTH_SECRET,
@@ -105,6 +110,8 @@ async def web_stack(settings, mailbox) -> AsyncIterator[WebStack]:
         for name in SERVICES:
             stack.servers.append(await _serve(runtimes[name].app(), ports[name]))
         stack.servers.append(await _serve(create_app(settings), ports["backoffice"]))
+        stack.servers.append(await _serve(create_participants_app(settings),
+                                          ports["participants"]))
         yield stack
     finally:
         for server, _ in reversed(stack.servers):

@@ -20,8 +20,9 @@ _SERVICES = Path(__file__).parent.parent
 
 
 # Schemas that are not event-sourced services: only their own tables, none of the event
-# store's (the back-office keeps staff accounts and sign-in sessions).
-PLAIN_SCHEMAS = ("backoffice",)
+# store's (the back-office keeps staff accounts and sign-in sessions, the participants' pages
+# the personal links already used).
+PLAIN_SCHEMAS = ("backoffice", "participants")
 
 
 def alembic_config(service: Service | str) -> Config:

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     backoffice_url: str = Field(
         default="http://127.0.0.1:8100", description="the staff back-office's public address, "
         "as staff reach it (invitation links in e-mails point there)")
+    participants_url: str = Field(
+        default="http://127.0.0.1:8105", description="the participants' pages' public address "
+        "(application forms; personal links in e-mails point there)")
     backoffice_session_hours: float = Field(
         default=10.0, gt=0, le=24 * 7, description="how long a staff sign-in lasts")
     backoffice_invitation_hours: float = Field(

@@ -56,7 +56,8 @@ EMBEDDED_NATS_USER = "success"
 EMBEDDED_NATS_PASSWORD = "EMBEDDED_NATS_PASSWORD"
 
 DEFAULT_PORTS = {Component.backoffice: 8100, Component.intake: 8101, Component.matching: 8102,
-                 Component.followup: 8103, Component.reporting: 8104}
+                 Component.followup: 8103, Component.reporting: 8104,
+                 Component.participants: 8105}
 
 
 MAX_ATTEMPTS = 5  # failed starts in a row before giving up
@@ -268,6 +269,8 @@ class Stack:
         backoffice = self.urls[Component.backoffice]
         console.print(f"[bold]Espace du personnel (back-office) : {backoffice}[/bold]",
                       soft_wrap=True)
+        console.print(f"[bold]Pages des participants (formulaires de candidature, liens "
+                      f"personnels) : {self.urls[Component.participants]}[/bold]", soft_wrap=True)
         accounts = self.data_dir / DEMO_ACCOUNTS_FILE
         if accounts.exists():
             console.print(f"Comptes de démonstration (adresses et mots de passe) : {accounts}",
@@ -474,6 +477,7 @@ def run_stack(data_dir: Path, settings: Settings, *, fresh: bool, host: str,
         stack.print_summary()
         # For scripts waiting on us: the back-office's address, never a password.
         print(f"BACKOFFICE {stack.urls[Component.backoffice]}", flush=True)
+        print(f"PARTICIPANTS {stack.urls[Component.participants]}", flush=True)
         print(f"READY {stack.urls[Component.reporting]}", flush=True)
         try:
             stack.watch(stop)

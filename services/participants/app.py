@@ -1,0 +1,72 @@
+"""The participants' web application (public): ``success serve participants``.
+
+``create_app(settings)`` is what uvicorn runs and what the browser tests start."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.common.observability import install_correlation_middleware
+from services.common.settings import Settings, require
+from services.common.store import async_database_url
+from services.common.web import Pages, install_html_errors, install_web_basics
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# (path, label) of the home page's links; areas add theirs.
+HOME_LINKS: list[tuple[str, str]] = []
+PAGE_ROUTERS: list = []
+
+
+def create_app(settings: Settings) -> FastAPI:
+    require(settings.auth_secret, "SUCCESS_AUTH_SECRET", "Secret des liens personnels")
+    require(settings.database_url, "SUCCESS_DATABASE_URL", "Adresse de PostgreSQL")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = create_async_engine(async_database_url(settings.database_url),
+                                               hide_parameters=True, pool_size=5,
+                                               pool_pre_ping=True)
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            await app.state.engine.dispose()
+
+    app = FastAPI(title="Succ'ess — participants", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.pages = Pages(TEMPLATES, site_name="Succ'ess")
+    install_web_basics(app)
+    install_html_errors(app, app.state.pages)
+    install_correlation_middleware(app)
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
+
+    @app.get("/")
+    async def home(request: Request) -> Response:
+        return app.state.pages.html(request, "home.html", {"title": "Accueil",
+                                                          "links": HOME_LINKS})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,1 @@
+"""The participants' pages, one module per area (thin adapters over the services' APIs)."""
