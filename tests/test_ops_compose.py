@@ -92,7 +92,7 @@ def generated_nats_config(out: Path, store_dir: Path) -> dict[str, str]:
 
 def test_compose_declares_servers_services_health_restart_and_volumes():
     assert set(SERVICES) == {"nats", "postgres", "migrate", "intake", "matching", "followup",
-                             "reporting"}
+                             "reporting", "backoffice", "participants"}
     for name, spec in SERVICES.items():
         assert spec.get("restart"), f"{name} has no restart policy"
         if name != "migrate":
@@ -104,7 +104,7 @@ def test_compose_declares_servers_services_health_restart_and_volumes():
     # PostgreSQL 18's image keeps its cluster under /var/lib/postgresql/18/docker.
     assert "pg18-data:/var/lib/postgresql" in SERVICES["postgres"]["volumes"]
     assert set(COMPOSE["volumes"]) == {"nats-data", "pg18-data"}
-    for name in ("intake", "matching", "followup", "reporting"):
+    for name in ("intake", "matching", "followup", "reporting", "backoffice", "participants"):
         assert SERVICES[name]["command"][:2] == ["serve", name]
         assert SERVICES[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"}
@@ -266,7 +266,8 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
             assert varz["jetstream"]["config"]["store_dir"].startswith(str(path / "jetstream"))
 
             ports = {name: free_port() for name in ("intake", "matching", "followup",
-                                                    "reporting")}
+                                                    "reporting", "backoffice", "participants")}
+            web_fronts = ("backoffice", "participants")
 
             def compose_env(spec: dict) -> dict[str, str]:
                 env = environment(spec, env_files)
@@ -274,9 +275,11 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
                     "@nats:4222", f"@127.0.0.1:{nats.port}")
                 env["SUCCESS_DATABASE_URL"] = env["SUCCESS_DATABASE_URL"].replace(
                     "@postgres:5432/success", f"@127.0.0.1:{postgres.port}/{database}")
-                if "SUCCESS_INTAKE_URL" in env:
-                    env["SUCCESS_INTAKE_URL"] = env["SUCCESS_INTAKE_URL"].replace(
-                        "intake:8000", f"127.0.0.1:{ports['intake']}")
+                for service in ("intake", "matching", "followup", "reporting"):
+                    key = f"SUCCESS_{service.upper()}_URL"
+                    if key in env:
+                        env[key] = env[key].replace(f"{service}:8000",
+                                                    f"127.0.0.1:{ports[service]}")
                 base = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
                 return {**base, **env}
 
@@ -302,9 +305,12 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
                 return response.json() if response.status_code == 200 else None
 
             for name in ports:
-                checks = (await eventually(lambda n=name: ready(n), timeout=120))["checks"]
-                assert checks == {"started": True, "database": True, "nats": True,
-                                  "consumers": True}
+                answer = await eventually(lambda n=name: ready(n), timeout=120)
+                if name in web_fronts:
+                    assert answer == {"status": "ready"}
+                else:
+                    assert answer["checks"] == {"started": True, "database": True,
+                                                "nats": True, "consumers": True}
                 # The compose health check itself, on this service's port.
                 probe = [arg.replace(":8000/", f":{ports[name]}/")
                          for arg in OURS[name]["healthcheck"]["test"][1:]]
@@ -317,6 +323,9 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
                     json={**MENTOR, "email": "compose@example.org"},
                     headers={"X-Correlation-Id": correlation})
             assert created.status_code == 201, created.text
+            async with httpx.AsyncClient() as client:
+                signin = await client.get(f"http://127.0.0.1:{ports['backoffice']}/connexion")
+            assert signin.status_code == 200 and "Connexion" in signin.text
         finally:
             for process in processes.values():
                 process.send_signal(signal.SIGTERM)
@@ -324,7 +333,7 @@ async def test_the_compose_commands_run_on_the_embedded_servers(postgres):
             nats.stop()
         # A graceful stop (uvicorn re-raises SIGTERM after shutting down, as docker expects).
         assert set(codes.values()) <= {0, -signal.SIGTERM}, codes
-        for name in processes:  # every line JSON, libraries' included
+        for name in [n for n in processes if n not in web_fronts]:  # every line JSON
             log = [json.loads(line) for line in (path / f"{name}.log").read_text().splitlines()
                    if line.strip()]
             assert any(line["event"] == "service stopped" for line in log), name

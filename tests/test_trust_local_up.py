@@ -73,14 +73,12 @@ def up(earlier_data_dir: Path):
 
 def test_success_up_keeps_its_files_private_and_prints_no_token(up):
     data_dir, stdout, console = up
-    link_file = Path(next(line.split(" ", 1)[1].strip() for line in stdout.splitlines()
-                          if line.startswith("DASHBOARD_LINK_FILE")))
-    assert link_file.parent == data_dir and mode(link_file) == 0o600
-    link = link_file.read_text().strip()
-    assert httpx.get(link, timeout=30).status_code == 200
-    token = link.split("jeton=", 1)[1]
+    backoffice = next(line.split(" ", 1)[1].strip() for line in stdout.splitlines()
+                      if line.startswith("BACKOFFICE "))
+    signin = httpx.get(f"{backoffice}/connexion", timeout=30)
+    assert signin.status_code == 200 and "Connexion" in signin.text
     for shown in (stdout, console.read_text()):
-        assert "jeton=" not in shown and token not in shown
+        assert "jeton=" not in shown and "Bearer" not in shown
 
     assert_private_directory(data_dir)
     assert_private_directory(data_dir / "mail")

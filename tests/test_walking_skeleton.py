@@ -19,6 +19,7 @@ import pytest
 
 from services.common.stack import StackState
 from services.common.store import raw_database_url
+from tests.web import demo_accounts, http_sign_in
 
 MENTEE = {
     "first_name": "Zoé", "last_name": "Kerhervé", "email": "zoe@example.org",
@@ -41,7 +42,7 @@ def unique_mentee() -> dict:
     return {**MENTEE, "email": f"jeune-{tag}@example.org", "last_name": f"Nom{tag}"}
 
 
-DASHBOARDS: dict[Path, Path] = {}  # the file with the dashboard link each `success up` named
+BACKOFFICES: dict[Path, str] = {}  # the back-office address each `success up` printed
 
 
 def start_up(data_dir: Path, *args: str, **extra_env: str):
@@ -55,8 +56,8 @@ def start_up(data_dir: Path, *args: str, **extra_env: str):
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     for line in process.stdout:  # type: ignore[union-attr]
-        if line.startswith("DASHBOARD_LINK_FILE"):
-            DASHBOARDS[data_dir] = Path(line.split(" ", 1)[1].strip())
+        if line.startswith("BACKOFFICE "):
+            BACKOFFICES[data_dir] = line.split(" ", 1)[1].strip()
         if line.startswith("READY"):
             break
     else:
@@ -224,6 +225,7 @@ def test_success_up_uses_the_servers_named_in_the_environment(own_servers, data_
     assert pg.running and ns.running  # not ours to stop
 
 
+@pytest.mark.timeout(900)  # the demo replays a year: a minute on a quiet machine
 def test_success_up_demo_seeds_a_programme_and_shows_the_dashboard(data_dir: Path):
     """The README's first command: a year and more replayed through the APIs, then the
     dashboard shows it."""
@@ -232,8 +234,13 @@ def test_success_up_demo_seeds_a_programme_and_shows_the_dashboard(data_dir: Pat
         totals = wait_for_report(data_dir, lambda r: r["totals"]["paired"] >= 50,
                                  timeout=180)["totals"]
         assert totals["applications_mentees"] > totals["paired"] > 0
-        page = httpx.get(DASHBOARDS[data_dir].read_text().strip(), timeout=30)
-        assert page.status_code == 200 and "tableau de bord" in page.text
+        accounts = demo_accounts(data_dir / "comptes-demo.txt")
+        assert {"admin@cress.example", "referente-idf@cress.example",
+                "referente-bre@cress.example"} <= set(accounts)
+        with httpx.Client(timeout=30) as browser:  # the referent signs in to the back-office
+            home = http_sign_in(browser, BACKOFFICES[data_dir], "referente-idf@cress.example",
+                                accounts["referente-idf@cress.example"][1])
+            assert home.status_code == 200 and "Bonjour" in home.text
         mails = list((data_dir / "mail").glob("*.eml"))
         assert len(mails) > 100  # kick-offs, reviews to book, due, overdue, surveys
         again = subprocess.run(  # the pairs are followed: reviews, sessions, endings

@@ -175,3 +175,23 @@ async def check_page(page, name: str) -> list[dict]:
 
 async def body_text(page) -> str:
     return await page.locator("body").inner_text()
+
+
+def http_sign_in(client: httpx.Client, base: str, email: str, password: str) -> httpx.Response:
+    """Sign in without a browser (for tests of `success up`): the form's CSRF token, then the
+    form; ``client`` keeps the session cookie."""
+    form = client.get(f"{base}/connexion")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    return client.post(f"{base}/connexion", data={"csrf": csrf, "email": email,
+                                                   "password": password, "suite": "/"},
+                       follow_redirects=True)
+
+
+def demo_accounts(path: Path) -> dict[str, tuple[str, str]]:
+    """The demo accounts file of `success up --demo`: {email: (name, password)}."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"(.+?)\s+(\S+@\S+)\s+mot de passe : (\S+)$", line)
+        if match:
+            found[match.group(2)] = (match.group(1).strip(), match.group(3))
+    return found

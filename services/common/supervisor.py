@@ -253,8 +253,10 @@ class Stack:
         table.add_column("composant")
         table.add_column("adresse")
         table.add_column("documentation")
+        web_fronts = {Component.backoffice: "espace du personnel (connexion)",
+                      Component.participants: "formulaires et liens des participants"}
         for service, url in self.urls.items():
-            table.add_row(service.value, url, f"{url}/docs")
+            table.add_row(service.value, url, web_fronts.get(service, f"{url}/docs"))
         table.add_row("NATS", without_password(self.nats_url), "")
         table.add_row("PostgreSQL", without_password(self.database_url), "")
         console.print(table)
