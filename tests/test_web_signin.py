@@ -94,3 +94,11 @@ async def test_errors_are_french_pages_never_json(web_stack, page_of):
     assert "Page introuvable" in await body_text(page)
     assert "{" not in await body_text(page)
     await check_page(page, "erreur-404")
+
+
+async def test_a_huge_form_gets_a_french_page(web_stack):
+    async with httpx.AsyncClient(base_url=web_stack.backoffice) as client:
+        answer = await client.post("/connexion", content=b"email=" + b"a" * 200_000,
+                                   headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 413 and answer.headers["content-type"].startswith("text/html")
+    assert "Envoi trop volumineux" in answer.text

@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.pages = Pages(TEMPLATES, site_name="Succ'ess — espace du personnel",
                             globals={"nav_items": nav_items, "role_label": role_label})
-    install_web_basics(app)
+    install_web_basics(app, app.state.pages, settings.max_body_bytes)
     install_html_errors(app, app.state.pages, sign_in_path=SIGN_IN_PATH)
     install_correlation_middleware(app)
     for router in PAGE_ROUTERS:

@@ -28,11 +28,14 @@ BODY_TOO_LARGE = "body_too_large"
 RATE_LIMITED = "rate_limited"
 
 
-async def _answer(send: Send, status: int, body: dict[str, Any],
+async def _answer(send: Send, status: int, body: dict[str, Any] | bytes,
                   headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
-    payload = json.dumps(body, ensure_ascii=False).encode()
+    """JSON for the APIs; a web page's ready-made HTML (bytes) for browsers."""
+    html = isinstance(body, bytes)
+    payload = body if html else json.dumps(body, ensure_ascii=False).encode()
+    kind = b"text/html; charset=utf-8" if html else b"application/json"
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        (b"content-type", kind), (b"content-length", str(len(payload)).encode()),
         (b"connection", b"close"), *headers]})
     await send({"type": "http.response.body", "body": payload})
 
@@ -45,9 +48,10 @@ def _too_large(limit: int) -> dict[str, Any]:
 class BodySizeLimit:
     """Refuse (413) any request body larger than ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, html_page: bytes | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.html_page = html_page  # web pages answer in French HTML, never JSON
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +60,7 @@ class BodySizeLimit:
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > self.max_bytes:
-                await _answer(send, 413, _too_large(self.max_bytes))
+                await _answer(send, 413, self.html_page or _too_large(self.max_bytes))
                 return
             await self.app(scope, receive, send)
             return
@@ -69,7 +73,7 @@ class BodySizeLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                await _answer(send, 413, _too_large(self.max_bytes))
+                await _answer(send, 413, self.html_page or _too_large(self.max_bytes))
                 return
             more = message.get("more_body", False)
         replayed = False

@@ -251,10 +251,19 @@ SECURITY_HEADERS = {
 }
 
 
-def install_web_basics(app: FastAPI, *, extra_static: Path | None = None) -> None:
-    """The shared stylesheet under /statique, security headers and no caching of pages
-    (they show personal data)."""
-    app.mount(STATIC_PREFIX, StaticFiles(directory=extra_static or STATIC_DIR), name="statique")
+def install_web_basics(app: FastAPI, pages: Pages, max_body_bytes: int) -> None:
+    """The shared stylesheet under /statique, security headers, no caching of pages (they
+    show personal data), and a French page for a body over the size limit."""
+    from starlette.requests import Request as PlainRequest
+
+    from services.common.limits import BodySizeLimit
+
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="statique")
+    title, message = _TITLES[413]
+    too_large = pages.env.get_template("error.html").render(
+        request=PlainRequest({"type": "http", "path": "/", "headers": []}), path="/",
+        status=413, title=title, message=message).encode()
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, html_page=too_large)
 
     @app.middleware("http")
     async def headers(request: Request, call_next):

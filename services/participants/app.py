@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
                   redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.pages = Pages(TEMPLATES, site_name="Succ'ess")
-    install_web_basics(app)
+    install_web_basics(app, app.state.pages, settings.max_body_bytes)
     install_html_errors(app, app.state.pages)
     install_correlation_middleware(app)
     for router in PAGE_ROUTERS:
