@@ -1,6 +1,7 @@
 """Cohorts, proposals and the pool in a real browser: a referent opens a cohort, computes its
 proposals, confirms them (one, then all the rest), cancels one, pairs by hand and launches the
-cohort after a confirmation step; a BRE referent sees and acts on nothing of Île-de-France."""
+cohort after a confirmation step; a BRE referent sees and acts on nothing of Île-de-France; an
+analyst reads without names or actions; national staff choose the region."""
 
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ async def test_a_referent_opens_a_cohort_confirms_its_proposals_and_launches_it(
     text = await body_text(page)
     assert "Les propositions ont été calculées." in text
     assert "Score global" in text and "Même département (75)" in text
+    assert "Zoé Nom" in text and "Karim Mentor" in text  # names, for those who act
     assert "Tout confirmer (3)" in text
     left_out = set(mentees) - {m for m in mentees if await row_of(page, m).locator(
         "button", has_text="Confirmer").count()}
@@ -158,7 +160,7 @@ async def test_a_referent_opens_a_cohort_confirms_its_proposals_and_launches_it(
     await check_page(page, "vivier")
 
 
-async def test_a_bre_referent_sees_and_acts_on_nothing_of_idf(web_stack, page_of):
+async def test_region_isolation_and_what_analysts_and_national_staff_see(web_stack, page_of):
     [idf_mentee], _ = await admit_people(web_stack, "IDF", mentees=1, mentors=1)
     async with web_stack.api("matching", "referent", "IDF") as matching:
         assert (await matching.post("/staff/cohorts", json={
@@ -203,3 +205,24 @@ async def test_a_bre_referent_sees_and_acts_on_nothing_of_idf(web_stack, page_of
         [still] = (await matching.get("/staff/cohorts/IDF-2026-03/proposals")).json()
         assert still["status"] == "proposed"  # nothing happened
         assert not any(c["launched"] for c in (await matching.get("/staff/cohorts")).json())
+
+    analyst = await web_stack.staff("analyste@cress-idf.example", "analyst", "IDF")
+    page = await page_of()
+    await sign_in(page, web_stack, analyst)
+    await page.goto(web_stack.backoffice + "/cohortes/IDF-2026-03")
+    text = await body_text(page)
+    assert idf_mentee[:8] in text and "Zoé" not in text  # pseudonyms only
+    assert await page.locator("main form").count() == 0
+    assert "Ouvrir une cohorte" not in text
+
+    admin = await web_stack.staff("admin@cress.example", "admin")
+    page = await page_of()
+    await sign_in(page, web_stack, admin)
+    await page.goto(web_stack.backoffice + "/vivier")
+    await page.get_by_label("Région").select_option("IDF")
+    await page.get_by_label("Propositions en attente depuis au moins (jours)").fill("0")
+    await page.get_by_role("button", name="Afficher").click()
+    text = await body_text(page)
+    assert "Vivier de la région IDF" in text and "Propositions en attente depuis au moins 0" in text
+    assert "Cohorte IDF-2026-03" in text  # the pending proposal, with its cohort
+    await check_page(page, "vivier-national")

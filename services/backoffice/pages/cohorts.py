@@ -110,7 +110,10 @@ async def _cohort_page(request: Request, staff: Staff, cohort_id: str, *,
     cohort, proposals = await _cohort(request, staff, cohort_id)
     region = cohort["region"]
     pool = await _backend(request).get(staff.account, "matching", "/staff/pool", region=region)
-    people = await directory(request, staff, region)
+    people = await directory(request, staff, region, [
+        *_people_of(p for p in proposals if p["status"] == "proposed"),
+        *(m["person_id"] for m in [*pool["mentees"], *pool["mentors"]]),
+        *_people_of(proposals)])
     errors = errors or {}
     by_status: dict[str, list[dict]] = {}
     for proposal in proposals:
@@ -137,6 +140,10 @@ async def _cohort_page(request: Request, staff: Staff, cohort_id: str, *,
         "row_errors": row_errors or {}, "failures": failures or [], "succeeded": succeeded,
         "flash": confirmation(request),
     }, status_code=status)
+
+
+def _people_of(proposals) -> list[str]:
+    return [p[role] for p in proposals for role in ("mentee_id", "mentor_id")]
 
 
 def _score(text: str) -> Any:
@@ -217,7 +224,7 @@ async def _after_all(request: Request, staff: Staff, cohort_id: str, succeeded: 
         return done(_path(cohort_id), "none_pending")
     if not refused:
         return done(_path(cohort_id), code)
-    people = await directory(request, staff, cohort_id[:3])
+    people = await directory(request, staff, cohort_id[:3], _people_of(pending))
     failures = [f"{people.person(p['mentee_id'], 'mentee').label} et "
                 f"{people.person(p['mentor_id'], 'mentor').label} : {refused[str(p['match_id'])]}"
                 for p in pending if str(p["match_id"]) in refused]
@@ -276,12 +283,12 @@ async def launch_page(cohort_id: str, request: Request,
 async def _launch_page(request: Request, staff: Staff, cohort_id: str,
                        errors: dict | None = None, status: int = 200) -> Response:
     cohort, proposals = await _cohort(request, staff, cohort_id)
-    people = await directory(request, staff, cohort["region"])
+    pending = [p for p in proposals if p["status"] == "proposed"]
+    people = await directory(request, staff, cohort["region"], _people_of(pending))
     errors = errors or {}
     return request.app.state.pages.html(request, "cohorts/launch.html", {
         **TEMPLATE_GLOBALS, "title": f"Lancer la cohorte {cohort_id}", "cohort": cohort,
-        "pending": [p for p in proposals if p["status"] == "proposed"],
-        "pairs": sum(1 for p in proposals if p["status"] == "confirmed"),
+        "pending": pending, "pairs": sum(1 for p in proposals if p["status"] == "confirmed"),
         "person": people.person, "general": list(errors.values()),
     }, status_code=status)
 

@@ -2,12 +2,15 @@
 are shown.
 
 Matching works with pseudonymous person ids. A page shows each person by role, département
-and a short pseudonym, with a link to their application (one call to intake's list per page,
-never one per person); the identity stays on the application page.
+and a short pseudonym, with a link to their application (one call to intake's list per page);
+referents and admins also see the names, read from intake's vault (one call per person shown,
+a few at a time, at most :data:`NAMES_AT_MOST` per page), analysts never.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,7 @@ from events.vocabulary import (
     Role,
 )
 from services.backoffice.session import Staff
+from services.common.web import PageError
 from services.matching.assignment import MENTEE_REASONS, MENTOR_REASONS
 from services.matching.domain import AFTER_CUT_OFF, AFTER_CUT_OFF_MESSAGES
 
@@ -37,6 +41,9 @@ OVERRIDE_REASONS = [(k.value, v) for k, v in OVERRIDE_REASON_LABELS.items()]
 _CLOSING_REASONS = {**{k.value: v for k, v in MATCH_DECLINE_REASON_LABELS.items()},
                     **{k.value: v for k, v in PROPOSAL_WITHDRAWAL_REASON_LABELS.items()},
                     **{k.value: v for k, v in POOL_EXIT_REASON_LABELS.items()}}
+
+NAMES_AT_MOST = 100  # beyond, the page would wait too long: pseudonyms only
+_NAME_CALLS_AT_ONCE = 8
 
 _WAITING_REASONS = {
     Role.mentee.value: {**MENTEE_REASONS, AFTER_CUT_OFF: AFTER_CUT_OFF_MESSAGES[Role.mentee]},
@@ -65,6 +72,7 @@ class Person:
     role: str
     departement: str
     application_id: str | None
+    name: str | None = None
 
     @property
     def pseudonym(self) -> str:
@@ -72,10 +80,11 @@ class Person:
 
     @property
     def label(self) -> str:
-        """« Mentor a1b2c3d4 (75) »: enough to tell people apart in a list or a select."""
+        """« Zoé Kerhervé — Mentoré·e a1b2c3d4 (75) » (no name for analysts)."""
         role = "Mentoré·e" if self.role == Role.mentee.value else "Mentor"
         where = f" ({self.departement})" if self.departement else ""
-        return f"{role} {self.pseudonym}{where}"
+        known = f"{self.name} — " if self.name else ""
+        return f"{known}{role} {self.pseudonym}{where}"
 
 
 class Directory:
@@ -83,18 +92,43 @@ class Directory:
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.by_person = {row["person_id"]: row for row in rows}
+        self.names: dict[str, str] = {}
 
     def person(self, person_id: str, role: str = "", departement: str = "") -> Person:
         row = self.by_person.get(str(person_id), {})
         return Person(str(person_id), row.get("role", role),
                       row.get("departement", departement) or departement,
-                      row.get("application_id"))
+                      row.get("application_id"), self.names.get(str(person_id)))
+
+    async def add_names(self, request: Request, staff: Staff, shown: Iterable[str]) -> None:
+        wanted = [p for p in dict.fromkeys(map(str, shown)) if p in self.by_person]
+        gate = asyncio.Semaphore(_NAME_CALLS_AT_ONCE)
+
+        async def name_of(person_id: str) -> None:
+            path = f"/staff/applications/{self.by_person[person_id]['application_id']}"
+            async with gate:
+                try:
+                    detail = await request.app.state.backend.get(staff.account, "intake", path)
+                except PageError:  # erased meanwhile, or out of reach: the pseudonym will do
+                    return
+            identity = detail.get("identity") or {}
+            name = " ".join(filter(None, (identity.get("first_name"),
+                                          identity.get("last_name"))))
+            if name:
+                self.names[person_id] = name
+
+        await asyncio.gather(*(name_of(p) for p in wanted[:NAMES_AT_MOST]))
 
 
-async def directory(request: Request, staff: Staff, region: str) -> Directory:
+async def directory(request: Request, staff: Staff, region: str,
+                    shown: Iterable[str] = ()) -> Directory:
+    """``shown``: the people the page lists, most important first (named for those who act)."""
     rows = await request.app.state.backend.get(staff.account, "intake", "/staff/applications",
                                                region=region, status="admitted", limit=1000)
-    return Directory(rows)
+    found = Directory(rows)
+    if staff.acts:
+        await found.add_names(request, staff, shown)
+    return found
 
 
 def regions_for(request: Request, staff: Staff) -> list[str]:

@@ -38,7 +38,9 @@ async def pool(request: Request, region: str | None = None, anciennete: str | No
     waiting = await backend.get(staff.account, "matching", "/staff/pool", region=region)
     stale = await backend.get(staff.account, "matching", "/staff/proposals", region=region,
                               stale_after_days=days)
-    people = await directory(request, staff, region)
+    people = await directory(request, staff, region, [
+        *(m["person_id"] for m in [*waiting["mentees"], *waiting["mentors"]]),
+        *(p[role] for p in stale for role in ("mentee_id", "mentor_id"))])
     return request.app.state.pages.html(request, "pool/pool.html", {
         **TEMPLATE_GLOBALS, "title": f"Vivier de la région {region}", "region": region,
         "regions": [(r, r) for r in regions_for(request, staff)], "days": days,
