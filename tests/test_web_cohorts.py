@@ -226,3 +226,32 @@ async def test_region_isolation_and_what_analysts_and_national_staff_see(web_sta
     assert "Vivier de la région IDF" in text and "Propositions en attente depuis au moins 0" in text
     assert "Cohorte IDF-2026-03" in text  # the pending proposal, with its cohort
     await check_page(page, "vivier-national")
+
+
+async def test_a_referent_declines_one_proposal_then_all_the_others(web_stack, page_of):
+    mentees, _ = await admit_people(web_stack, "IDF", mentees=3, mentors=3)
+    async with web_stack.api("matching", "referent", "IDF") as matching:
+        assert (await matching.post("/staff/cohorts", json={
+            "region": "IDF", "target_pairs": 3})).status_code == 201
+    email = await web_stack.staff("ines@cress-idf.example", "referent", "IDF")
+    page = await page_of()
+    await sign_in(page, web_stack, email)
+    await page.goto(web_stack.backoffice + "/cohortes/IDF-2026-03")
+    await page.get_by_role("button", name="Calculer les propositions").click()
+    assert "Tout refuser (3)" in await body_text(page)
+
+    row = row_of(page, mentees[0])
+    await row.get_by_label("Motif du refus").select_option("too_far")
+    await row.get_by_role("button", name="Refuser").click()
+    text = await body_text(page)
+    assert "La proposition est refusée" in text and "Tout refuser (2)" in text
+    closed = page.locator("table[aria-labelledby=titre-closes]")
+    assert "Trop éloignés géographiquement" in await closed.inner_text()
+
+    await page.locator("#f-decline_reason").select_option("referent_judgement")
+    await page.get_by_role("button", name="Tout refuser (2)").click()
+    text = await body_text(page)
+    assert "Toutes les propositions en attente sont refusées." in text
+    assert "Aucune proposition en attente." in text
+    assert (await closed.inner_text()).count("Appréciation du ou de la référent·e") == 2
+    await check_page(page, "cohorte-refus")
