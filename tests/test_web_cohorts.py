@@ -223,7 +223,8 @@ async def test_region_isolation_and_what_analysts_and_national_staff_see(web_sta
     await page.get_by_label("Propositions en attente depuis au moins (jours)").fill("0")
     await page.get_by_role("button", name="Afficher").click()
     text = await body_text(page)
-    assert "Vivier de la région IDF" in text and "Propositions en attente depuis au moins 0" in text
+    assert "Vivier de la région IDF" in text
+    assert "Propositions en attente depuis au moins 0" in text
     assert "Cohorte IDF-2026-03" in text  # the pending proposal, with its cohort
     await check_page(page, "vivier-national")
 
