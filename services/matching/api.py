@@ -232,5 +232,6 @@ async def pool(region: RegionCode, request: Request, principal: Reading) -> dict
         "mentees": [{"person_id": str(c.person_id), "departement": c.departement,
                      "waiting_reason": waiting[c.person_id]} for c in mentees],
         "mentors": [{"person_id": str(c.person_id), "departement": c.departement,
-                     "free_places": c.capacity} for c in mentors],
+                     "free_places": c.capacity, "waiting_reason": waiting[c.person_id]}
+                    for c in mentors],
     }
