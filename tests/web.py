@@ -104,7 +104,7 @@ async def web_stack(settings, mailbox) -> AsyncIterator[WebStack]:
     try:
         for name in SERVICES:
             stack.servers.append(await _serve(runtimes[name].app(), ports[name]))
-        stack.servers.append(await _serve(create_app(settings), ports["backoffice"]))
+        stack.servers.append(await _serve(create_app(settings, clock), ports["backoffice"]))
         yield stack
     finally:
         for server, _ in reversed(stack.servers):
