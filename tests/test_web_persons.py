@@ -49,13 +49,14 @@ async def test_a_referent_finds_a_person_and_corrects_their_contact(web_stack, p
     other = await page_of()
     await sign_in(other, web_stack, await web_stack.staff(
         "referent@cress-bre.example", "referent", "BRE", subject="ref-bre"))
+    csrf = await other.locator('input[name="csrf"]').first.get_attribute("value")
     response = await other.goto(web_stack.backoffice + "/personnes?email=lea.morel@example.org")
     assert response.status == 403 and "Accès refusé" in await body_text(other)
+    person_id = await _person_of(web_stack, application)
     answer = await other.request.post(
-        f"{web_stack.backoffice}/personnes/{(await _person_of(web_stack, application))}"
-        "/coordonnees", form={"csrf": await other.locator('input[name="csrf"]').first
-                              .get_attribute("value"), "new_phone": "0700000000"})
-    assert answer.status == 403
+        f"{web_stack.backoffice}/personnes/{person_id}/coordonnees",
+        form={"csrf": csrf, "new_phone": "0700000000"})
+    assert answer.status == 403 and "Accès refusé" in await answer.text()
 
 
 async def _person_of(stack, application: str) -> str:
