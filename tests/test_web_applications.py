@@ -7,7 +7,10 @@ import re
 from datetime import timedelta
 
 import httpx
+import pytest
 
+from services.backoffice.intake_labels import pending_interviews, timeline
+from services.backoffice.pages.forms import paris_instant
 from tests.test_intake_api import person
 from tests.web import body_text, check_page, sign_in
 
@@ -20,6 +23,48 @@ async def apply(stack, form: dict) -> str:
         answer = await client.post("/applications/mentee", json=form)
     assert answer.status_code == 201, answer.text
     return answer.json()["application_id"]
+
+
+@pytest.mark.parametrize(("typed", "sent"), [
+    ("2026-01-13T14:00", "2026-01-13T14:00:00+01:00"),  # winter: UTC+1
+    ("2026-07-13T14:00", "2026-07-13T14:00:00+02:00"),  # summer: UTC+2
+    ("", ""),
+    ("pas une date", "pas une date"),  # passed on: the service's French 422 says why
+])
+def test_a_typed_paris_time_becomes_an_instant_with_its_offset(typed, sent):
+    assert paris_instant(typed) == sent
+
+
+INTERVIEW = {"interview_id": "i-1", "kind": "motivation", "format": "remote",
+             "scheduled_at": "2026-01-13T13:00:00+00:00"}
+
+
+@pytest.mark.parametrize(("event", "sentence"), [
+    ({"type": "ApplicationReceived", "data": {"role": "mentor", "channel": "website",
+                                              "departement": "29"}},
+     "Candidature reçue (mentor, canal : site internet, département 29)."),
+    ({"type": "ApplicationRejected", "data": {"reasons": ["mentee_too_old"]}},
+     "Candidature refusée : conditions non remplies (plus de 30 ans)."),
+    ({"type": "ApplicationRouted", "data": {"to_region": "OCC", "basis": "waiting_list"}},
+     "Mise en liste d'attente : la région Occitanie ne participe pas encore au programme."),
+    ({"type": "InterviewScheduled", "data": INTERVIEW},
+     "Entretien de motivation programmé le 13 janvier 2026 à 14 h 00 (à distance)."),
+    ({"type": "InterviewCompleted", "data": {**INTERVIEW, "outcome": "reserved"}},
+     "Entretien de motivation passé : avis réservé."),
+    ({"type": "ApplicationWithdrawn", "data": {"reason": "no_response"}},
+     "Retrait enregistré (motif : sans nouvelles)."),
+    ({"type": "SomethingNew", "data": {}}, "Évènement enregistré."),
+])
+def test_each_event_of_the_history_reads_as_a_french_sentence(event, sentence):
+    assert timeline([{"at": "2026-01-12T09:00:00+00:00", **event}])[0]["text"] == sentence
+
+
+def test_only_interviews_without_an_opinion_wait_for_one():
+    second = {**INTERVIEW, "interview_id": "i-2"}
+    history = [{"type": "InterviewScheduled", "data": INTERVIEW},
+               {"type": "InterviewCompleted", "data": {**INTERVIEW, "outcome": "reserved"}},
+               {"type": "InterviewScheduled", "data": second}]
+    assert [i["interview_id"] for i in pending_interviews(history)] == ["i-2"]
 
 
 def application_links(page):
