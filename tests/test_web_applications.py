@@ -197,6 +197,10 @@ async def test_a_bre_referent_cannot_see_or_act_on_idf_applications(web_stack, p
     assert await page.locator(f'a[href="/candidatures/{idf}"]').count() == 0
     await page.goto(web_stack.backoffice + "/candidatures?region=IDF")
     assert "Accès refusé" in await body_text(page)
+    response = await page.goto(web_stack.backoffice + "/candidatures?cohort=mars")
+    assert response.status == 422 and "Le format n'est pas valide." in await body_text(page)
+    assert await page.get_by_label("Cohorte").get_attribute("aria-invalid") == "true"
+    await check_page(page, "candidatures-erreur-filtre")
 
     response = await page.goto(f"{web_stack.backoffice}/candidatures/{idf}")
     assert response.status == 403
