@@ -42,6 +42,7 @@ DECLINE_OPTIONS = options(CandidateDeclineReason)
 WITHDRAWAL_OPTIONS = options(WithdrawalReason)
 REROUTING_OPTIONS = options(ReroutingReason)
 REGION_OPTIONS = sorted(REGIONS.items(), key=lambda item: item[1])
+ROLE_NAMES, CHANNEL_NAMES = dict(ROLE_OPTIONS), dict(CHANNEL_OPTIONS)
 
 # The vault record's fields, in the order they are shown; others are not shown.
 IDENTITY_LABELS = {
