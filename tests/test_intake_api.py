@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -320,6 +320,19 @@ async def test_listing_is_filtered_and_region_scoped(intake):
     other = await client.get("/staff/applications", params={"region": "IDF"},
                              headers=token("referent", "BRE"))
     assert other.status_code == 403
+
+
+async def test_submission_dates_are_filtered_as_days_in_paris(intake):
+    client, runtime = intake
+    runtime.clock.set(datetime(2026, 1, 11, 23, 30, tzinfo=UTC))  # the 12th, 00:30 in Paris
+    await client.post("/applications/mentee", json=person())
+
+    async def listed(**params: str) -> int:
+        return len((await client.get("/staff/applications", params=params,
+                                     headers=token("admin"))).json())
+
+    assert await listed(submitted_from="2026-01-12") == 1
+    assert await listed(submitted_to="2026-01-11") == 0
 
 
 @pytest.mark.parametrize(

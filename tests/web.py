@@ -109,7 +109,7 @@ async def web_stack(settings, mailbox) -> AsyncIterator[WebStack]:
     try:
         for name in SERVICES:
             stack.servers.append(await _serve(runtimes[name].app(), ports[name]))
-        stack.servers.append(await _serve(create_app(settings), ports["backoffice"]))
+        stack.servers.append(await _serve(create_app(settings, clock), ports["backoffice"]))
         stack.servers.append(await _serve(create_participants_app(settings),
                                           ports["participants"]))
         yield stack

@@ -16,8 +16,17 @@ from fastapi.responses import JSONResponse
 
 from services.backoffice.backend import Backend
 from services.backoffice.labels import nav_items, role_label
-from services.backoffice.pages import cohorts, home, pool, signin
+from services.backoffice.pages import (
+    applications,
+    cohorts,
+    home,
+    persons,
+    pool,
+    regions,
+    signin,
+)
 from services.backoffice.repository import Accounts
+from services.common.clock import Clock, get_clock
 from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
 from services.common.web import Pages, install_html_errors, install_web_basics
@@ -26,10 +35,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 SIGN_IN_PATH = "/connexion"
 
 # Every area's router; each module is one area of the back-office.
-PAGE_ROUTERS = [signin.router, home.router, cohorts.router, pool.router]
+PAGE_ROUTERS = [signin.router, home.router, applications.router, persons.router,
+                regions.router, cohorts.router, pool.router]
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    """``clock``: the business clock (pages saying « since yesterday »); tests pass theirs."""
     require(settings.auth_secret, "SUCCESS_AUTH_SECRET", "Secret de signature des jetons")
     require(settings.database_url, "SUCCESS_DATABASE_URL", "Adresse de PostgreSQL")
 
@@ -46,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Succ'ess — espace du personnel", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)  # pages for people, not an API
     app.state.settings = settings
+    app.state.clock = clock or get_clock()
     app.state.pages = Pages(TEMPLATES, site_name="Succ'ess — espace du personnel",
                             globals={"nav_items": nav_items, "role_label": role_label})
     install_web_basics(app, app.state.pages, settings.max_body_bytes)

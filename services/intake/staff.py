@@ -109,11 +109,12 @@ async def list_applications(
     if allowed is not None:
         clauses.append("region = ANY(:allowed)")
         params["allowed"] = sorted(allowed)
+    # Staff type days of the programme's calendar: Paris days, whatever the server's zone.
     if submitted_from is not None:
-        clauses.append("submitted_at::date >= :since")
+        clauses.append("(submitted_at AT TIME ZONE 'Europe/Paris')::date >= :since")
         params["since"] = submitted_from
     if submitted_to is not None:
-        clauses.append("submitted_at::date <= :until")
+        clauses.append("(submitted_at AT TIME ZONE 'Europe/Paris')::date <= :until")
         params["until"] = submitted_to
     async with _intake(request).store.engine.connect() as conn:
         rows = await conn.execute(text(

@@ -20,11 +20,14 @@ never re-posts and the message survives the redirect without any state.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
+
+from services.common.web import PARIS
 
 # code -> the confirmation shown after the redirect (areas add theirs: one dict, no copies)
 CONFIRMATIONS: dict[str, str] = {}
@@ -83,3 +86,24 @@ def payload(values: Mapping[str, Any], *fields: str, integers: Iterable[str] = (
             value = int(value)
         body[field] = value
     return body
+
+
+def paris_instant(value: str | None) -> str | None:
+    """An ``<input type=datetime-local>`` value (Paris wall time) as an ISO instant with its
+    offset, as the services expect; anything unreadable is passed on as it is, so that the
+    service's French 422 lands next to the field."""
+    if not value:
+        return value
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if local.tzinfo is not None:
+        return local.isoformat()
+    return local.replace(tzinfo=PARIS).isoformat()
+
+
+def rekeyed(errors: Mapping[str, str], names: Mapping[str, str]) -> dict[str, str]:
+    """A service's {field: message} with its field names turned into the form's input names
+    (two forms of one page may both send a ``reason``)."""
+    return {names.get(field, field): message for field, message in errors.items()}
