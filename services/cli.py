@@ -121,14 +121,6 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json, service=service.value)
-    if service in (Component.backoffice, Component.participants):
-        from importlib import import_module
-
-        create_app = import_module(f"services.{service.value}.app").create_app
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
-                    access_log=False, timeout_graceful_shutdown=20)
-        return
-    service = Service(service.value)
     if settings.clock_control:  # the shared clock (seeded with SUCCESS_CLOCK_START, if set)
         from services.common.clock import ControlledClock, set_clock
 
@@ -137,6 +129,14 @@ def serve(
         from services.common.clock import ShiftedClock, set_clock
 
         set_clock(ShiftedClock(settings.clock_start))
+    if service in (Component.backoffice, Component.participants):
+        from importlib import import_module
+
+        create_app = import_module(f"services.{service.value}.app").create_app
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
+                    access_log=False, timeout_graceful_shutdown=20)
+        return
+    service = Service(service.value)
     runtime = ServiceRuntime(definition_of(service), settings)
     uvicorn.run(runtime.app(), host=host, port=port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=20)
