@@ -83,3 +83,31 @@ def payload(values: Mapping[str, Any], *fields: str, integers: Iterable[str] = (
             value = int(value)
         body[field] = value
     return body
+
+
+def paris_instant(value: str) -> str:
+    """An ``<input type=datetime-local>`` value (Paris wall time, no offset) as the ISO instant
+    with its offset the services expect; anything unreadable is passed on as it is, so the
+    service's French 422 lands next to the field."""
+    from datetime import datetime
+
+    from services.common.web import PARIS
+
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=PARIS)
+    return local.isoformat()
+
+
+def prefixed(mapping: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """Fields of one of several forms on a page carry a prefix (unique ids): the service's
+    names with the prefix, e.g. its errors shown next to that form's fields."""
+    return {f"{prefix}{key}": value for key, value in mapping.items()}
+
+
+def unprefixed(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The posted fields of a prefixed form under the service's names."""
+    return {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
