@@ -236,7 +236,8 @@ async def test_networking_events_and_the_annual_review(web_stack, page_of):
     await page.get_by_role("button", name="Enregistrer la réponse").first.click()
     assert "La demande n'a pas été enregistrée" in await body_text(page)
     await check_page(page, "bilan-annuel-erreur")
-    referent_form = page.locator("form").filter(has=page.locator("#f-annuel-referent-reponse-satisfaction"))
+    referent_form = page.locator("form").filter(
+        has=page.locator("#f-annuel-referent-reponse-satisfaction"))
     await page.locator("#f-annuel-referent-reponse-satisfaction").select_option("4")
     await page.locator("#f-annuel-referent-reponse-would_recommend").select_option("5")
     await referent_form.get_by_role("button", name="Enregistrer la réponse").click()
@@ -252,6 +253,7 @@ async def test_networking_events_and_the_annual_review(web_stack, page_of):
     assert "Aucun évènement programmé" in await body_text(other)
     answer = await other.goto(event_url)
     assert answer.status == 403 and "Accès refusé" in await body_text(other)
+    await other.goto(f"{web_stack.backoffice}/evenements")
     refused = await post_as(other, web_stack, event_url.removeprefix(web_stack.backoffice)
                             + "/inscriptions", {"person": f"mentor:{pair['mentor_id']}"})
     assert refused.status_code == 403
