@@ -166,6 +166,14 @@ async def test_a_referent_records_a_review_and_sees_the_overdue_ones(web_stack, 
     assert recorded["pair_id"][:8] not in text
     await check_page(page, "bilans-en-retard")
 
+    # An analyst of the region reads the pair's page, with no action on it.
+    analyst = await web_stack.staff("analyste@cress-idf.example", "analyst", "IDF")
+    reader = await page_of()
+    await sign_in(reader, web_stack, analyst)
+    await reader.goto(f"{web_stack.backoffice}/binomes/{late['pair_id']}")
+    assert "en retard" in await body_text(reader)
+    assert await reader.locator("main form").count() == 0
+
     # Bretagne sees none of it, and can do nothing to it.
     bre = await web_stack.staff("maelle@cress-bre.example", "referent", "BRE",
                                 subject="ref-bre-1")

@@ -67,6 +67,7 @@ async def pairs(request: Request, cohorte: str = "", statut: str = "",
     rows = await backend.get(staff.account, "followup", "/staff/pairs",
                              cohort_id=filters["cohorte"] or None,
                              status=filters["statut"] or None)
+    # The filter offers every cohort of the region, not only those of the filtered list.
     cohorts = sorted({row["cohort_id"] for row in await backend.get(
         staff.account, "followup", "/staff/pairs")})
     return _page(request, "pairs/list.html", {
@@ -161,7 +162,7 @@ def _ratings(values: Mapping[str, Any], prefix: str) -> dict[str, int]:
 
 
 def review_body(values: Mapping[str, Any]) -> dict[str, Any]:
-    body = payload(values, "held", "held_on", "assessment", "concerns", booleans=["held"])
+    body = payload(values, "held_on", "assessment", "concerns")
     body["held"] = values.get("held") == "oui"
     body["ratings"] = _ratings(values, "note-")
     body["questionnaires"] = [
