@@ -109,6 +109,7 @@ POLICY: dict[str, Rule] = {
     "followup POST /staff/questionnaires/annual": ACT,
     "followup POST /staff/networking-events": ACT,
     "followup GET /staff/networking-events": READ,
+    "followup GET /staff/networking-events/{networking_event_id}": READ,
     "followup POST /staff/networking-events/{networking_event_id}/registrations": ACT,
     "followup POST /staff/networking-events/{networking_event_id}/attendance": ACT,
     # reporting

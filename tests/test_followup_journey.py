@@ -42,7 +42,7 @@ async def test_a_cohort_through_eighteen_months(settings, mailbox):
         assert {j["starts_on"] for j in (completed, ended_early)} == {"2026-03-01"}
         assert completed["reviews"]["intermediate"] == {
             "due_on": "2026-09-01", "status": "upcoming", "scheduled_at": None, "held": None,
-            "assessment": None}
+            "assessment": None, "days_late": None}
         assert completed["referent_id"] == REFERENT  # who confirmed the pair follows it
 
         # Kick-off: each mentee and mentor is written to, at the address in the vault.

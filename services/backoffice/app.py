@@ -20,7 +20,9 @@ from services.backoffice.labels import nav_items, role_label
 from services.backoffice.pages import (
     applications,
     cohorts,
+    events,
     home,
+    pairs,
     persons,
     pool,
     regions,
@@ -44,7 +46,7 @@ SIGN_IN_PATH = "/connexion"
 
 # Every area's router; each module is one area of the back-office.
 PAGE_ROUTERS = [signin.router, home.router, applications.router, persons.router,
-                regions.router, cohorts.router, pool.router]
+                regions.router, cohorts.router, pool.router, pairs.router, events.router]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

@@ -145,9 +145,12 @@ def _review_view(review: domain.Review, today: date) -> dict[str, Any]:
     status = ("completed" if completed else "overdue" if review.overdue_signalled
               else "due" if review.due_signalled else "scheduled" if review.scheduled_at
               else "upcoming")
+    # Days past the due date on the business clock, for the lists of overdue reviews.
+    days_late = (today - review.due_on).days if status == "overdue" else None
     return {"due_on": review.due_on, "status": status, "scheduled_at": review.scheduled_at,
             "held": completed.held if completed else None,
-            "assessment": completed.assessment if completed else None}
+            "assessment": completed.assessment if completed else None,
+            "days_late": days_late}
 
 
 def _journey_view(row: Any, state: domain.Journey, today: date) -> dict[str, Any]:
@@ -192,7 +195,9 @@ async def pairs(request: Request, principal: Reading,
 async def pair(pair_id: UUID, request: Request, principal: Reading) -> dict[str, Any]:
     row = await _pair(request, principal, pair_id)
     followup = _followup(request)
-    return _journey_view(row, await followup.journey(pair_id), followup.today())
+    state = await followup.journey(pair_id)
+    log = [session.model_dump(mode="json", exclude={"pair_id"}) for session in state.session_log]
+    return {**_journey_view(row, state, followup.today()), "session_log": log}
 
 
 async def _act(request: Request, principal: Principal, pair_id: UUID, make) -> list[str]:
@@ -392,6 +397,27 @@ async def networking_events(request: Request, principal: Reading,
             "SELECT * FROM followup.networking_events WHERE CAST(:r AS text) IS NULL OR "
             "region = :r ORDER BY starts_at"), {"r": region}))
     return [dict(row._mapping) for row in rows if allowed is None or row.region in allowed]
+
+
+@router.get("/staff/networking-events/{networking_event_id}",
+            summary="Un événement de réseautage, ses inscrit·es et leur présence")
+async def networking_event(networking_event_id: UUID, request: Request,
+                           principal: Reading) -> dict[str, Any]:
+    followup = _followup(request)
+    async with followup.store.engine.connect() as conn:
+        row = (await conn.execute(text(
+            "SELECT * FROM followup.networking_events WHERE networking_event_id = :id"),
+            {"id": networking_event_id})).first()
+    if row is None:
+        raise DomainError("networking_event_not_found", "Événement introuvable.",
+                          field="networking_event_id", status=404)
+    require_region(principal, row.region)
+    state = domain.networking_event_from(
+        e.data for e in await followup.store.read_stream(f"networking-{networking_event_id}"))
+    registrations = [{"person_id": person_id, "role": role,
+                      "attended": state.attendance.get(person_id)}
+                     for person_id, role in state.registered.items()]
+    return {**dict(row._mapping), "registrations": registrations}
 
 
 class RegistrationRequest(_Body):

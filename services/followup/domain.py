@@ -113,6 +113,7 @@ class Journey:
     ended: FollowUpEnded | None = None
     sessions: int = 0
     last_session_on: date | None = None
+    session_log: tuple[SessionLogged, ...] = ()  # shown on the pair's page
     outcomes: frozenset[OutcomeMoment] = frozenset()
     answered: frozenset[tuple[QuestionnaireKind, Respondent]] = frozenset()
 
@@ -173,7 +174,8 @@ def _(event: ReviewCompleted, state: Journey) -> Journey:
 @evolve.register
 def _(event: SessionLogged, state: Journey) -> Journey:
     last = max(filter(None, (state.last_session_on, event.held_on)))
-    return replace(state, sessions=state.sessions + 1, last_session_on=last)
+    return replace(state, sessions=state.sessions + 1, last_session_on=last,
+                   session_log=(*state.session_log, event))
 
 
 @evolve.register

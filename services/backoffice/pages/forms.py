@@ -107,3 +107,14 @@ def rekeyed(errors: Mapping[str, str], names: Mapping[str, str]) -> dict[str, st
     """A service's {field: message} with its field names turned into the form's input names
     (two forms of one page may both send a ``reason``)."""
     return {names.get(field, field): message for field, message in errors.items()}
+
+
+def prefixed(mapping: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """Fields of one of several forms on a page carry a prefix (unique ids): the service's
+    names with the prefix, e.g. its errors shown next to that form's fields."""
+    return {f"{prefix}{key}": value for key, value in mapping.items()}
+
+
+def unprefixed(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The posted fields of a prefixed form under the service's names."""
+    return {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
