@@ -47,7 +47,7 @@ class Backend:
         self.secret = settings.auth_secret or ""
         self.urls = {"intake": settings.intake_url, "matching": settings.matching_url,
                      "followup": settings.followup_url, "reporting": settings.reporting_url}
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0),
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=15.0),
                                       transport=transport)
 
     async def close(self) -> None:
@@ -69,7 +69,7 @@ class Backend:
                 method, self.urls[service] + path, params=clean, json=json,
                 headers=self._headers(account))
         except httpx.HTTPError as exc:
-            log.warning("backend_unreachable", service=service, path=path, error=str(exc))
+            log.warning("backend_unreachable", service=service, path=path, error=repr(exc))
             raise PageError(503, "Service momentanément indisponible",
                             f"Le service « {service} » ne répond pas. Réessayez dans quelques "
                             "instants ; rien n'a été enregistré.") from None
