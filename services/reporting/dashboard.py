@@ -88,7 +88,8 @@ def _progress(report: queries.ProgressReport) -> str:
              f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
              f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" '
              f'y2="{height - bottom}" stroke="#555"/>',
-             f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{height - bottom}" stroke="#555"/>']
+             f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{height - bottom}" '
+             'stroke="#555"/>']
     for value in range(0, top + 1, max(100, top // 5)):  # the vertical axis: people
         parts.append(f'<text x="{left - 6}" y="{y(value) + 4:.0f}" text-anchor="end" '
                      f'font-size="12">{value}</text>')
