@@ -366,19 +366,17 @@ def _reporting_database(data_dir: Path | None) -> str:
 
 
 def _instant(value: str | None):
-    """``--as-of``: an ISO 8601 instant; a bare date means the end of that day in Paris."""
+    """``--as-of``: an ISO 8601 instant; a bare date means the end of that day in Paris (the
+    same rule as the reports' ``as_of``)."""
     if value is None:
         return None
-    from datetime import datetime, time
-    from zoneinfo import ZoneInfo
+    from services.common.validation import instant_or_day
 
     try:
-        instant = datetime.fromisoformat(value)
+        instant = instant_or_day(value)
     except ValueError:
         _fail(f"instant invalide : {value!r} (ex. 2026-01-31 ou 2026-01-31T18:00:00+01:00).")
-    if len(value) == 10:  # a day: up to its last instant, Paris time
-        instant = datetime.combine(instant.date(), time.max, ZoneInfo("Europe/Paris"))
-    elif instant.tzinfo is None:
+    if instant.tzinfo is None:
         _fail("précisez le fuseau horaire (ex. 2026-01-31T18:00:00+01:00 ou …Z).")
     return instant
 
