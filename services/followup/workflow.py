@@ -586,7 +586,8 @@ def _link_target(row: Any) -> tuple[links.LinkPurpose, str, datetime | None] | N
     if purpose is None:
         return None
     if kind is ReminderKind.networking_invitation:
-        return (purpose, params["networking_event_id"],
+        # The event, and the role the person registers in (what the registration records).
+        return (purpose, f"{params['networking_event_id']}:{row.recipient}",
                 datetime.fromisoformat(params["starts_at"]))
     if kind is ReminderKind.annual_survey:
         if not params.get("pair_id"):
