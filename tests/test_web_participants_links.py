@@ -10,6 +10,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from tests.conftest import eventually
 from tests.intake_client import token
 from tests.test_intake_api import person
@@ -112,9 +114,20 @@ async def test_a_mentoring_year_answered_from_personal_links(web_stack, page_of,
     await declare(mentor_page, "2026-03-01")
     assert "Votre séance est enregistrée" in await body_text(mentor_page)
     await check_page(mentor_page, "lien-merci")
-    await mentor_page.go_back()  # the same form posted again: recorded once
-    await mentor_page.reload()
     assert (await pair_now(stack, pair_id))["sessions"] == 1
+    # The same form posted twice (a double click): one session.
+    mentor_link = link_in(kickoff_mentor)
+    async with httpx.AsyncClient() as client:
+        form = (await client.get(mentor_link)).text
+        [submission] = re.findall(r'name="submission" value="([^"]+)"', form)
+        posted = {"submission": submission, "held_on": "2026-03-01", "duration_minutes": "30",
+                  "format": "remote", "theme": "getting_to_know"}
+        first = await client.post(mentor_link, data=posted)
+        second = await client.post(mentor_link, data=posted)
+    assert first.status_code == 303 and second.status_code == 409
+    assert "text/html" in second.headers["content-type"]
+    assert "Ce formulaire a déjà été envoyé" in second.text
+    assert (await pair_now(stack, pair_id))["sessions"] == 2
 
     # A networking event: its audience is invited, registers from the link, then says it came.
     async with stack.api("followup") as follow:
@@ -147,7 +160,7 @@ async def test_a_mentoring_year_answered_from_personal_links(web_stack, page_of,
     assert width <= 390
     await declare(phone, "2026-03-25")
     assert "Votre séance est enregistrée" in await body_text(phone)
-    assert (await pair_now(stack, pair_id))["sessions"] == 2
+    assert (await pair_now(stack, pair_id))["sessions"] == 3
 
     # After the event started, the same invitation link asks whether they came.
     await page.goto(link_in(invitation))

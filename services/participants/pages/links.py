@@ -101,8 +101,16 @@ async def _refuse_if_used(request: Request, link: links.Link) -> None:
             raise _already_answered(used)
 
 
+def _form_sent_twice(used_at: datetime) -> PageError:
+    return PageError(409, "Séance déjà enregistrée",
+                     f"Ce formulaire a déjà été envoyé le {french_date(used_at)} : la séance "
+                     "n'est enregistrée qu'une fois. Pour en déclarer une autre, rouvrez le "
+                     "lien de l'e-mail.")
+
+
 @asynccontextmanager
-async def _spending(request: Request, spent_id: UUID, purpose: str):
+async def _spending(request: Request, spent_id: UUID, purpose: str,
+                    already=_already_answered):
     """Spend ``spent_id`` for as long as the block records the answer: committed with it,
     rolled back if the block raises (a refusal, a service away)."""
     async with request.app.state.engine.begin() as conn:
@@ -114,7 +122,7 @@ async def _spending(request: Request, spent_id: UUID, purpose: str):
             used = (await conn.execute(text(
                 "SELECT used_at FROM participants.used_links WHERE link_id = :id"),
                 {"id": spent_id})).scalar()
-            raise _already_answered(used or _now(request))
+            raise already(used or _now(request))
         yield
 
 
@@ -258,7 +266,7 @@ async def _declare_session(request: Request, link: links.Link, token: str,
         submission = uuid5(link.link_id, values.get("submission", ""))
     except (TypeError, ValueError):
         submission = uuid4()
-    async with _spending(request, submission, "declare_sessions"):
+    async with _spending(request, submission, "declare_sessions", _form_sent_twice):
         await _call(request, "POST", f"/staff/pairs/{UUID(link.object_id)}/sessions",
                     as_mentor=link.person_id,
                     body=payload(values, *SESSION_FIELDS, integers=["duration_minutes"],
