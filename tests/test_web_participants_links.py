@@ -230,3 +230,37 @@ async def test_a_mentoring_year_answered_from_personal_links(web_stack, page_of,
     assert "Ce lien a expiré le 30 avril 2027" in text
     assert "demandez un nouveau lien" in text
     await check_page(page, "lien-expire")
+
+    # Six months after the end: the six-month questionnaire; meanwhile the summer's annual
+    # review (June 2027) asked both, each through the pair they were in.
+    clock.set(paris(2027, 9, 1))
+    six_months = await mail_to(mailbox, mentee_email, "six mois après")
+    await page.goto(link_in(six_months))
+    assert "Questionnaire six mois après" in await body_text(page)
+    await check_page(page, "lien-questionnaire-six-mois")
+    for index in range(await page.locator("fieldset").count()):
+        await page.locator("fieldset").nth(index).get_by_label("5", exact=False).first.check()
+    await page.get_by_role("button", name="Envoyer mes réponses").click()
+    assert "Vos réponses sont enregistrées" in await body_text(page)
+
+    async def annual_2027():
+        return [m for m in mailbox.to(mentor_email) if "bilan annuel" in m["Subject"]
+                and "2027" in m.get_body(("plain",)).get_content()]
+
+    [annual] = await eventually(annual_2027, timeout=30)
+    await page.goto(link_in(annual))
+    assert "Questionnaire du bilan annuel 2027" in await body_text(page)
+    for index in range(await page.locator("fieldset").count()):
+        await page.locator("fieldset").nth(index).get_by_label("3", exact=False).first.check()
+    await page.get_by_role("button", name="Envoyer mes réponses").click()
+    assert "Vos réponses sont enregistrées" in await body_text(page)
+    async with stack.api("followup") as follow:
+        answered = (await follow.get(f"/staff/pairs/{pair_id}", headers=BRE)).json()
+    assert answered["status"] == "ended"
+    async with stack.api("reporting", "admin") as reporting:
+        async def both_answered():
+            rows = (await reporting.get("/reports/outcomes")).json()["rows"]
+            kinds = {k for r in rows for k in r["indicators"]}
+            return {"mentee:post_programme", "mentor:annual"} <= kinds
+
+        assert await eventually(both_answered, timeout=30)
