@@ -205,7 +205,7 @@ def _follow_up_ended_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data  # v2 only adds early-ending reasons: every v1 payload is a valid v2 one
 
 
-class ReminderSent(EventData, service=Service.followup):
+class ReminderSent(EventData, service=Service.followup, version=2):
     """A reminder e-mail was accepted by the mail server (the address never leaves the vault)."""
 
     reminder_id: UUID
@@ -214,3 +214,8 @@ class ReminderSent(EventData, service=Service.followup):
     recipient: Respondent
     person_id: UUID | None  # the mentee or mentor written to; None for a referent
     referent_id: StaffId | None
+
+
+@upcaster("ReminderSent", from_version=1)
+def _reminder_sent_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return data  # v2 only adds reminder kinds: every v1 payload is a valid v2 one

@@ -19,6 +19,7 @@ from events.vocabulary import (
     OutcomeSituation,
     QuestionnaireKind,
     Rating,
+    Respondent,
     ReviewAssessment,
     ReviewKind,
     Role,
@@ -78,3 +79,24 @@ class FollowUpEnded(PairEnding, service=Service.followup, name="FollowUpEnded", 
                     current=False):
     """The pair's journey ended: completed after the final review, or early with a reason.
     Matching ends the pair (PairEnded) and may rematch the mentee."""
+
+
+class ReminderKind(StrEnum):
+    kickoff = "kickoff"
+    review_upcoming = "review_upcoming"
+    review_due = "review_due"
+    review_overdue = "review_overdue"
+    post_programme_survey = "post_programme_survey"
+    annual_survey = "annual_survey"
+
+
+class ReminderSent(EventData, service=Service.followup, name="ReminderSent", version=1,
+                   current=False):
+    """A reminder e-mail was accepted by the mail server (the address never leaves the vault)."""
+
+    reminder_id: UUID
+    kind: ReminderKind
+    pair_id: UUID | None  # None for the annual survey of someone no longer paired
+    recipient: Respondent
+    person_id: UUID | None  # the mentee or mentor written to; None for a referent
+    referent_id: StaffId | None

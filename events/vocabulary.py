@@ -700,6 +700,9 @@ class ReminderKind(StrEnum):
     review_overdue = "review_overdue"
     post_programme_survey = "post_programme_survey"  # six months after the end
     annual_survey = "annual_survey"  # the summer programme review
+    end_questionnaire = "end_questionnaire"  # the journey completed: how was it?
+    declare_sessions = "declare_sessions"  # monthly, to the mentor of an active pair
+    networking_invitation = "networking_invitation"  # an event was scheduled for them
 
 
 REMINDER_KIND_LABELS = {
@@ -709,6 +712,9 @@ REMINDER_KIND_LABELS = {
     ReminderKind.review_overdue: "Bilan en retard",
     ReminderKind.post_programme_survey: "Questionnaire à six mois",
     ReminderKind.annual_survey: "Questionnaire du bilan annuel",
+    ReminderKind.end_questionnaire: "Questionnaire de fin de programme",
+    ReminderKind.declare_sessions: "Séances à déclarer",
+    ReminderKind.networking_invitation: "Invitation à un événement de réseautage",
 }
 
 

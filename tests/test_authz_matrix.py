@@ -53,6 +53,8 @@ class Rule:
 
 PUBLIC = Rule(None, regional=False)
 READ, ACT = Rule(READERS), Rule(ACTORS)
+# The participants service acts for the person a verified personal link names.
+FOR_PARTICIPANT, FOR_PARTICIPANT_READ = Rule(ACTORS | {SERVICE}), Rule(READERS | {SERVICE})
 OPS = {f"{service} GET {path}": PUBLIC for service in SERVICES
        for path in ("/healthz", "/readyz")}
 
@@ -97,7 +99,7 @@ POLICY: dict[str, Rule] = {
     "followup GET /questionnaires": PUBLIC,
     "followup PUT /staff/referents/{referent_id}": ACT,
     "followup GET /staff/pairs": READ,
-    "followup GET /staff/pairs/{pair_id}": READ,
+    "followup GET /staff/pairs/{pair_id}": FOR_PARTICIPANT_READ,
     "followup POST /staff/pairs/{pair_id}/referent": ACT,
     # A mentor only for their own pair: the mentor principal below is this pair's mentor.
     "followup POST /staff/pairs/{pair_id}/sessions": Rule(ACTORS | {MENTOR}),
@@ -105,13 +107,13 @@ POLICY: dict[str, Rule] = {
     "followup POST /staff/pairs/{pair_id}/reviews/{kind}": ACT,
     "followup POST /staff/pairs/{pair_id}/end": ACT,
     "followup POST /staff/pairs/{pair_id}/outcomes": ACT,
-    "followup POST /staff/pairs/{pair_id}/questionnaires": ACT,
+    "followup POST /staff/pairs/{pair_id}/questionnaires": FOR_PARTICIPANT,
     "followup POST /staff/questionnaires/annual": ACT,
     "followup POST /staff/networking-events": ACT,
-    "followup GET /staff/networking-events": READ,
+    "followup GET /staff/networking-events": FOR_PARTICIPANT_READ,
+    "followup POST /staff/networking-events/{networking_event_id}/registrations": FOR_PARTICIPANT,
+    "followup POST /staff/networking-events/{networking_event_id}/attendance": FOR_PARTICIPANT,
     "followup GET /staff/networking-events/{networking_event_id}": READ,
-    "followup POST /staff/networking-events/{networking_event_id}/registrations": ACT,
-    "followup POST /staff/networking-events/{networking_event_id}/attendance": ACT,
     # reporting
     **{f"reporting GET /reports/{name}": READ
        for name in ("cohorts", "channels", "journeys", "outcomes", "progress", "networking",

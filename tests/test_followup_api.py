@@ -78,6 +78,8 @@ async def one_pair(settings, mailbox):
             "region": "BRE", "kind": "workshop", "audience": "current_pairs",
             "starts_at": "2026-04-01T18:00:00+02:00", "format": "remote"})
         assert scheduled.status_code == 201, scheduled.text
+        await move_to(svc, clock, date(2026, 3, 2))  # its invitations sent: nothing pending
+        assert len([m for m in mailbox.messages if "invitation" in m["Subject"]]) == 2
         yield svc, clock, pair, scheduled.json()["networking_event_id"]
 
 

@@ -88,6 +88,12 @@ ENDED_EARLY = FollowUpEnded(pair_id=PAIR, cohort_id="BRE-2026-03", mentee_id=MEN
 MENTEE_ANSWERS = {ImpactIndicator(i): 4 for i in (
     "ess_knowledge", "career_clarity", "self_confidence", "professional_network",
     "job_search_skills", "satisfaction", "would_recommend")}
+COMPLETED = FollowUpEnded(pair_id=PAIR, cohort_id="BRE-2026-03", mentee_id=MENTEE,
+                          mentor_id=MENTOR, ended_on=date(2027, 3, 1), early=False, reason=None,
+                          ended_by=None)
+MENTEE_ANSWERED_AT_FINAL = QuestionnaireAnswered(
+    response_id=UUID(int=5), respondent=Respondent.mentee, person_id=MENTEE, pair_id=PAIR,
+    kind=QuestionnaireKind.end_of_programme, questionnaire_version=1, answers=MENTEE_ANSWERS)
 
 
 def types(events) -> list[str]:
@@ -158,6 +164,21 @@ JOURNEY_TABLE = [
         uuid4(), QuestionnaireKind.annual, Answers(Respondent.mentor, {
             ImpactIndicator.satisfaction: 4, ImpactIndicator.would_recommend: 5}, 1), TODAY),
      ["QuestionnaireAnswered"]),
+    ("end questionnaire from its link once completed", [PLANNED, COMPLETED],
+     domain.AnswerQuestionnaire(uuid4(), QuestionnaireKind.end_of_programme, Answers(
+         Respondent.mentee, MENTEE_ANSWERS, 1), date(2027, 3, 2)), ["QuestionnaireAnswered"]),
+    ("end questionnaire answered at the final review already", [PLANNED,
+     MENTEE_ANSWERED_AT_FINAL, COMPLETED], domain.AnswerQuestionnaire(
+         uuid4(), QuestionnaireKind.end_of_programme, Answers(Respondent.mentee,
+                                                              MENTEE_ANSWERS, 1),
+         date(2027, 3, 2)), "questionnaire_already_answered"),
+    ("end questionnaire before the end", [PLANNED], domain.AnswerQuestionnaire(
+        uuid4(), QuestionnaireKind.end_of_programme, Answers(Respondent.mentee, MENTEE_ANSWERS,
+                                                             1), TODAY),
+     "questionnaire_at_final_review"),
+    ("end questionnaire after an early ending", [PLANNED, ENDED_EARLY],
+     domain.AnswerQuestionnaire(uuid4(), QuestionnaireKind.end_of_programme, Answers(
+         Respondent.mentee, MENTEE_ANSWERS, 1), TODAY), "questionnaire_at_final_review"),
     ("a pair unknown here", [], complete(ReviewKind.intermediate), "pair_not_found"),
 ]
 
@@ -196,10 +217,16 @@ def test_timers_of_a_plan_and_of_an_ending() -> None:
         (ReminderKind.review_overdue, ReviewKind.intermediate, "2026-10-01"),
         (ReminderKind.review_upcoming, ReviewKind.final, "2027-02-15"),
         (ReminderKind.review_due, ReviewKind.final, "2027-03-01"),
-        (ReminderKind.review_overdue, ReviewKind.final, "2027-03-31")]
+        (ReminderKind.review_overdue, ReviewKind.final, "2027-03-31"),
+        # each month of the journey, the mentor's reminder to declare sessions
+        *((ReminderKind.declare_sessions, None, f"{2026 + (month + 2) // 12}-"
+           f"{(month + 2) % 12 + 1:02d}-01") for month in range(1, 12))]
     assert all(t.due_at.hour == 9 and str(t.due_at.tzinfo) == "Europe/Paris" for t in timers)
     [survey] = timers_after_end(ENDED_EARLY, Durations())
     assert survey.due_at.date() == date(2026, 12, 1)
+    survey, questionnaire = timers_after_end(COMPLETED, Durations())
+    assert (questionnaire.kind, questionnaire.due_at.date()) == (
+        ReminderKind.end_questionnaire, date(2027, 3, 1))
 
 
 TIMER_TABLE = [
@@ -213,6 +240,14 @@ TIMER_TABLE = [
     ("ended already", [PLANNED, ENDED_EARLY], "review_overdue", ReviewKind.final, [], []),
     ("six months after the end", [PLANNED, ENDED_EARLY], "post_programme_survey", None, [],
      ["mentee"]),
+    ("sessions to declare", [PLANNED], "declare_sessions", None, [], ["mentor"]),
+    ("sessions to declare, ended", [PLANNED, ENDED_EARLY], "declare_sessions", None, [], []),
+    ("end questionnaire", [PLANNED, COMPLETED], "end_questionnaire", None, [],
+     ["mentee", "mentor"]),
+    ("end questionnaire, the mentee answered at the final review",
+     [PLANNED, MENTEE_ANSWERED_AT_FINAL, COMPLETED], "end_questionnaire", None, [], ["mentor"]),
+    ("end questionnaire, ended early", [PLANNED, ENDED_EARLY], "end_questionnaire", None, [],
+     []),
 ]
 
 

@@ -148,11 +148,13 @@ async def test_a_cohort_through_eighteen_months(settings, mailbox):
         assert types(await followup_events(svc, completed["pair_id"])) == {
             "FollowUpPlanned": 1, "SessionLogged": 1, "ReviewDue": 2, "ReviewCompleted": 2,
             "QuestionnaireAnswered": 2, "FollowUpEnded": 1, "OutcomeRecorded": 2,
-            # kick-off ×2, each review upcoming and due, six months after
-            "ReminderSent": 2 + 2 + 2 + 1}
+            # kick-off ×2, each review upcoming and due, six months after, and sessions to
+            # declare each month from April to February (both filled in the end questionnaire
+            # at the final review: no e-mail asks for it)
+            "ReminderSent": 2 + 2 + 2 + 1 + 11}
         assert types(await followup_events(svc, ended_early["pair_id"])) == {
             "FollowUpPlanned": 1, "SessionLogged": 1, "ReviewDue": 1, "ReviewOverdue": 1,
-            "FollowUpEnded": 1, "ReminderSent": 2 + 3 + 1}
+            "FollowUpEnded": 1, "ReminderSent": 2 + 3 + 1 + 7}  # sessions: April to October
         assert types(await followup_events(svc, ended_in_matching["pair_id"])) == {
             "FollowUpPlanned": 1, "FollowUpEnded": 1, "ReminderSent": 2 + 1}
         sent = [e for e in await followup_events(svc) if e.type == "ReminderSent"]

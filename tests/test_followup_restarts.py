@@ -58,15 +58,16 @@ async def test_each_timer_fires_once_across_restarts_of_everything(own_servers, 
         for pair in pairs:
             assert types(await followup_events(svc, pair["pair_id"])) == {
                 "FollowUpPlanned": 1, "ReviewDue": 1, "ReviewOverdue": 1,
-                "ReminderSent": 2 + 1 + 1 + 1}
+                "ReminderSent": 2 + 1 + 1 + 1 + 7}  # + sessions to declare, April to October
         fired = await scalar(svc["followup"][1], "SELECT count(*) FROM followup.timers "
                              "WHERE fired_at IS NOT NULL")
     async with followed(settings, mailbox, clock) as svc:
         await move_to(svc, clock, date(2026, 10, 2))
         assert await scalar(svc["followup"][1], "SELECT count(*) FROM followup.timers "
                             "WHERE fired_at IS NOT NULL") == fired
-    # 4 kick-offs, per pair 3 to the referent, the annual survey to 4 people and 1 referent.
-    assert len(mailbox.messages) == 4 + 2 * 3 + 5, [(m["Subject"], m["To"]) for m in mailbox.messages]
+    # 4 kick-offs, per pair 3 to the referent, the annual survey to 4 people and 1 referent,
+    # per mentor 7 monthly reminders to declare sessions.
+    assert len(mailbox.messages) == 4 + 2 * 3 + 5 + 2 * 7, [(m["Subject"], m["To"]) for m in mailbox.messages]
     assert len({m["Message-ID"] for m in mailbox.messages}) == len(mailbox.messages)
 
 

@@ -110,8 +110,9 @@ async def web_stack(settings, mailbox) -> AsyncIterator[WebStack]:
         for name in SERVICES:
             stack.servers.append(await _serve(runtimes[name].app(), ports[name]))
         stack.servers.append(await _serve(create_app(settings, clock), ports["backoffice"]))
-        stack.servers.append(await _serve(create_participants_app(settings),
-                                          ports["participants"]))
+        participants = create_participants_app(settings)
+        participants.state.clock = clock  # personal links expire on the business clock
+        stack.servers.append(await _serve(participants, ports["participants"]))
         yield stack
     finally:
         for server, _ in reversed(stack.servers):

@@ -62,7 +62,11 @@ class InvalidLink(Exception):
 
 
 class ExpiredLink(Exception):
-    """Ours and intact, but past its expiry."""
+    """Ours and intact, but past its expiry (``expires_at``: when, to tell the person)."""
+
+    def __init__(self, purpose: str, expires_at: datetime) -> None:
+        super().__init__(purpose)
+        self.purpose, self.expires_at = purpose, expires_at
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ def open_link(secret: str, token: str, now: datetime) -> Link:
     except (InvalidTag, ValueError, KeyError, TypeError):
         raise InvalidLink("tampered or not ours") from None
     if link.expires_at <= now:
-        raise ExpiredLink(link.purpose.value)
+        raise ExpiredLink(link.purpose.value, link.expires_at)
     return link
 
 

@@ -39,7 +39,8 @@ def message_id(key: str) -> str:
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, body: str, key: str,
                   attachments: Sequence[Attachment] = (), now: datetime | None = None,
-                  ) -> EmailMessage:
+                  html: str | None = None) -> EmailMessage:
+    """Plain text, and with ``html`` the same message in HTML (multipart/alternative)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
@@ -47,6 +48,8 @@ def build_message(*, sender: str, to: Sequence[str], subject: str, body: str, ke
     message["Message-ID"] = message_id(key)
     message["Date"] = format_datetime(now or get_clock().now())
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     for attachment in attachments:
         maintype, _, subtype = attachment.mime_type.partition("/")
         message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool | None = Field(
         default=False, description="upgrade with STARTTLS (None: when the server offers it)")
     smtp_timeout_s: float = 30.0
+    email_templates_dir: str | None = Field(
+        default=None, description="a directory of e-mail templates: a file there replaces the "
+        "built-in one of the same name (services/followup/templates/courriels)")
     intake_url: str = Field(default="http://127.0.0.1:8101",
                             description="intake's HTTP API (followup reads contacts there)")
     matching_url: str = Field(default="http://127.0.0.1:8102",

@@ -59,6 +59,12 @@ Reading = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin
                                               StaffRole.analyst))]
 SessionAuthor = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin,
                                                     StaffRole.mentor))]
+# The participants service, once it has verified a personal link, acts for the person and
+# object the link names (answers, registrations) with a token of role ``service``.
+ForParticipant = Annotated[Principal, Depends(staff(StaffRole.referent, StaffRole.admin,
+                                                     StaffRole.service))]
+ReadingForParticipant = Annotated[Principal, Depends(staff(
+    StaffRole.referent, StaffRole.admin, StaffRole.analyst, StaffRole.service))]
 Rating = Count(1, 5)
 Version = Annotated[Count(1, 1000), Field(description="version du questionnaire")]
 
@@ -192,7 +198,8 @@ async def pairs(request: Request, principal: Reading,
 
 
 @router.get("/staff/pairs/{pair_id}", summary="Le parcours d'un binôme")
-async def pair(pair_id: UUID, request: Request, principal: Reading) -> dict[str, Any]:
+async def pair(pair_id: UUID, request: Request,
+               principal: ReadingForParticipant) -> dict[str, Any]:
     row = await _pair(request, principal, pair_id)
     followup = _followup(request)
     state = await followup.journey(pair_id)
@@ -329,13 +336,16 @@ async def record_outcome(pair_id: UUID, body: OutcomeRequest, request: Request,
 
 
 class PairQuestionnaireRequest(QuestionnaireAnswers):
-    kind: Literal[QuestionnaireKind.post_programme, QuestionnaireKind.annual]
+    kind: Literal[QuestionnaireKind.post_programme, QuestionnaireKind.annual,
+                  QuestionnaireKind.end_of_programme] = Field(
+        description="fin de programme : une fois le parcours terminé, si le bilan final ne "
+                    "l'a pas recueilli")
 
 
 @router.post("/staff/pairs/{pair_id}/questionnaires", status_code=201,
              summary="Réponses d'un·e mentoré·e ou d'un mentor (six mois après, bilan annuel)")
 async def answer_for_pair(pair_id: UUID, body: PairQuestionnaireRequest, request: Request,
-                          principal: Acting) -> dict[str, Any]:
+                          principal: ForParticipant) -> dict[str, Any]:
     response_id = uuid4()
     followup = _followup(request)
     today, months = followup.today(), followup.durations.post_programme_months
@@ -387,7 +397,7 @@ async def schedule_networking_event(body: NetworkingEventRequest, request: Reque
 
 
 @router.get("/staff/networking-events", summary="Les événements de réseautage")
-async def networking_events(request: Request, principal: Reading,
+async def networking_events(request: Request, principal: ReadingForParticipant,
                             region: RegionCode | None = Query(None)) -> list[dict[str, Any]]:
     if region is not None:
         require_region(principal, region)
@@ -428,7 +438,7 @@ class RegistrationRequest(_Body):
 @router.post("/staff/networking-events/{networking_event_id}/registrations", status_code=201,
              summary="Inscrire un·e mentoré·e ou un mentor")
 async def register(networking_event_id: UUID, body: RegistrationRequest, request: Request,
-                   principal: Acting) -> dict[str, Any]:
+                   principal: ForParticipant) -> dict[str, Any]:
     events = await _followup(request).networking_act(
         networking_event_id, principal, lambda status, now: domain.Register(
             body.person_id, body.role, status, now), person=(body.person_id, body.role))
@@ -443,7 +453,7 @@ class AttendanceRequest(_Body):
 @router.post("/staff/networking-events/{networking_event_id}/attendance",
              summary="Noter la présence d'une personne inscrite")
 async def attendance(networking_event_id: UUID, body: AttendanceRequest, request: Request,
-                     principal: Acting) -> dict[str, Any]:
+                     principal: ForParticipant) -> dict[str, Any]:
     events = await _followup(request).networking_act(
         networking_event_id, principal, lambda _status, now: domain.RecordAttendance(
             body.person_id, body.attended, now))

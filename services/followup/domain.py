@@ -510,13 +510,20 @@ def _(command: RecordOutcome, state: Journey) -> list[EventData]:
                             satisfaction=command.satisfaction)]
 
 
+def _completed(state: Journey) -> bool:
+    return state.ended is not None and not state.ended.early
+
+
 @decide.register
 def _(command: AnswerQuestionnaire, state: Journey) -> list[EventData]:
     planned = _planned(state)
     respondent = command.answers.respondent
-    if command.kind is QuestionnaireKind.end_of_programme:
+    if command.kind is QuestionnaireKind.end_of_programme and not _completed(state):
+        # Before the end, it is filled in with the referent at the final review; once the
+        # journey completed, each participant may still answer it from the e-mail's link.
         raise FollowupError("questionnaire_at_final_review", "Le questionnaire de fin de "
-                            "programme se remplit au bilan final.", field="kind")
+                            "programme se remplit au bilan final, ou après la fin du "
+                            "parcours.", field="kind")
     if command.kind is QuestionnaireKind.post_programme and state.ended is None:
         raise FollowupError("pair_not_ended", "Le questionnaire à six mois suit la fin du "
                             "parcours.", field="kind")
@@ -574,14 +581,22 @@ def timers_for_plan(planned: FollowUpPlanned, durations: Durations) -> list[Time
             Timer(f"{pair}:{kind}:due", ReminderKind.review_due, at_paris(due_on), kind),
             Timer(f"{pair}:{kind}:overdue", ReminderKind.review_overdue, at_paris(overdue), kind),
         ]
+    # Each month of the journey, the mentor is asked to declare the sessions held.
+    timers += [Timer(f"{pair}:declare_sessions:{month}", ReminderKind.declare_sessions,
+                     at_paris(add_months(planned.starts_on, month)))
+               for month in range(1, durations.final_review_months)]
     return timers
 
 
 def timers_after_end(ended: FollowUpEnded, durations: Durations) -> list[Timer]:
     """Six months after the end, the mentee is asked how things are (survey and outcome)."""
     survey_on = add_months(ended.ended_on, durations.post_programme_months)
-    return [Timer(f"{ended.pair_id}:post_programme", ReminderKind.post_programme_survey,
-                  at_paris(survey_on))]
+    timers = [Timer(f"{ended.pair_id}:post_programme", ReminderKind.post_programme_survey,
+                    at_paris(survey_on))]
+    if not ended.early:  # a completed journey: the end-of-programme questionnaire
+        timers.append(Timer(f"{ended.pair_id}:end_questionnaire",
+                            ReminderKind.end_questionnaire, at_paris(ended.ended_on)))
+    return timers
 
 
 def annual_survey_timer(year: int, region: str, month: int = 6, day: int = 15) -> Timer:
@@ -607,12 +622,20 @@ def on_timer(timer: Timer, state: Journey, durations: Durations,
         if state.planned is None or OutcomeMoment.six_months_after in state.outcomes:
             return [], []
         return [], [Reminder(kind, Respondent.mentee, person_id=state.planned.mentee_id)]
+    if kind is ReminderKind.end_questionnaire:
+        if state.planned is None or not _completed(state):
+            return [], []
+        return [], [Reminder(kind, who, person_id=state.party_id(who))
+                    for who in (Respondent.mentee, Respondent.mentor)
+                    if (QuestionnaireKind.end_of_programme, who) not in state.answered]
     if not state.active:
         return [], []
     planned = state.planned
     if kind is ReminderKind.kickoff:
         return [], [Reminder(kind, Respondent.mentee, person_id=planned.mentee_id),
                     Reminder(kind, Respondent.mentor, person_id=planned.mentor_id)]
+    if kind is ReminderKind.declare_sessions:
+        return [], [Reminder(kind, Respondent.mentor, person_id=planned.mentor_id)]
     review_kind = timer.review_kind
     assert review_kind is not None
     review = state.reviews[review_kind]
@@ -726,6 +749,11 @@ def _(command: ScheduleNetworkingEvent, state: NetworkingEvent) -> list[EventDat
 
 _AUDIENCE_STATUS = {Audience.current_pairs: {"current"}, Audience.alumni: {"alumnus"},
                     Audience.all: {"current", "alumnus"}}
+
+
+def audience_statuses(audience: Audience) -> set[str]:
+    """Who an event is for: "current" (in a pair now) and/or "alumnus" (pairs ended)."""
+    return _AUDIENCE_STATUS[audience]
 
 
 @decide.register

@@ -1,57 +1,95 @@
-"""The reminders' French text. Only what the pseudonymous reminder row holds, plus the first
-name read from the vault at send time, goes into a message."""
+"""The reminders' French e-mails, rendered from Jinja2 templates that staff can read and change
+without touching code: ``templates/courriels/<kind>.txt`` (first line: the subject; then the
+plain-text body) and ``<kind>.html`` (the same message in HTML). A file of the same name in
+``SUCCESS_EMAIL_TEMPLATES_DIR`` replaces the built-in one.
+
+Only what the pseudonymous reminder row holds, the first name read from the vault at send time
+and the personal link sealed at send time go into a message."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from events.vocabulary import REVIEW_KIND_LABELS, ReminderKind, Respondent, ReviewKind
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-SIGNATURE = "\n\nL'équipe Succ'ess — CRESS\n(message automatique, merci de ne pas y répondre)"
+from events.vocabulary import (
+    MEETING_FORMAT_LABELS,
+    NETWORKING_EVENT_KIND_LABELS,
+    REVIEW_KIND_LABELS,
+    MeetingFormat,
+    NetworkingEventKind,
+    ReminderKind,
+    Respondent,
+    ReviewKind,
+)
+from services.common.web import french_date, french_datetime
+
+BUILT_IN = Path(__file__).parent / "templates" / "courriels"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Mails:
+    """The e-mail templates, the override directory first."""
+
+    def __init__(self, override_dir: str | Path | None = None) -> None:
+        loaders = [FileSystemLoader(override_dir)] if override_dir else []
+        self.env = Environment(
+            loader=ChoiceLoader([*loaders, FileSystemLoader(BUILT_IN)]),
+            autoescape=select_autoescape(["html"], default_for_string=False),
+            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True)
+        self.env.filters.update(date_fr=french_date, date_heure=french_datetime)
+
+    def render(self, kind: ReminderKind, recipient: Respondent, first_name: str,
+               params: dict[str, Any], link: str | None = None) -> Rendered:
+        context = _context(recipient, first_name, params, link)
+        subject, _, text = self.env.get_template(f"{kind.value}.txt").render(
+            context).partition("\n")
+        html = self.env.get_template(f"{kind.value}.html").render(context)
+        text = re.sub(r"\n{3,}", "\n\n", text.strip())  # blank lines left by template tags
+        return Rendered(" ".join(subject.split()), text + "\n", html)
+
+
+def _label(labels: dict, enum, value: str | None) -> str:
+    try:
+        return labels[enum(value)]
+    except (ValueError, KeyError):
+        return ""
+
+
+def _context(recipient: Respondent, first_name: str, params: dict[str, Any],
+             link: str | None) -> dict[str, Any]:
+    """What templates may use; the names are French, as staff read them."""
+    review = params.get("review_kind")
+    return {
+        "prenom": first_name,
+        "destinataire": recipient.value,  # mentee, mentor or referent
+        "lien": link,
+        "bilan": REVIEW_KIND_LABELS[ReviewKind(review)].lower() if review else "bilan",
+        "binome": params.get("pair_label", ""),
+        "debut": _day(params.get("starts_on")),
+        "echeance": _day(params.get("due_on")),
+        "annee": params.get("year", ""),
+        "evenement": {
+            "type": _label(NETWORKING_EVENT_KIND_LABELS, NetworkingEventKind,
+                           params.get("event_kind")),
+            "format": _label(MEETING_FORMAT_LABELS, MeetingFormat, params.get("format")),
+            "departement": params.get("departement") or "",
+            "debut": french_datetime(params["starts_at"]) if params.get("starts_at") else "",
+        },
+    }
 
 
 def _day(value: str | None) -> str:
-    return date.fromisoformat(value).strftime("%d/%m/%Y") if value else "prochainement"
+    return french_date(date.fromisoformat(value)) if value else "prochainement"
 
-
-def render(kind: ReminderKind, recipient: Respondent, first_name: str,
-           params: dict[str, Any]) -> tuple[str, str]:
-    """(subject, body) of a reminder."""
-    hello = f"Bonjour {first_name}," if first_name else "Bonjour,"
-    review = params.get("review_kind")
-    review_label = REVIEW_KIND_LABELS[ReviewKind(review)].lower() if review else "bilan"
-    pair = params.get("pair_label", "")
-    if kind is ReminderKind.kickoff:
-        other = "votre mentor" if recipient is Respondent.mentee else "votre mentoré·e"
-        return ("Succ'ess : votre binôme démarre",
-                f"{hello}\n\nVotre binôme Succ'ess démarre le {_day(params.get('starts_on'))}. "
-                f"Prenez contact avec {other} pour fixer votre premier rendez-vous. "
-                "Le guide du programme et les fiches de séance par thème sont à votre "
-                "disposition." + SIGNATURE)
-    if kind is ReminderKind.review_upcoming:
-        return (f"Succ'ess : {review_label} à planifier ({pair})",
-                f"{hello}\n\nLe {review_label} du binôme {pair} est attendu le "
-                f"{_day(params.get('due_on'))}. Pensez à fixer le rendez-vous avec le binôme."
-                + SIGNATURE)
-    if kind is ReminderKind.review_due:
-        return (f"Succ'ess : {review_label} à réaliser ({pair})",
-                f"{hello}\n\nLe {review_label} du binôme {pair} est à réaliser à partir "
-                f"d'aujourd'hui ({_day(params.get('due_on'))}). Enregistrez-le dans le "
-                "back-office une fois tenu." + SIGNATURE)
-    if kind is ReminderKind.review_overdue:
-        return (f"Succ'ess : {review_label} en retard ({pair})",
-                f"{hello}\n\nLe {review_label} du binôme {pair}, attendu le "
-                f"{_day(params.get('due_on'))}, n'est toujours pas enregistré. Merci de le "
-                "planifier rapidement, ou d'indiquer qu'il n'a pas pu avoir lieu." + SIGNATURE)
-    if kind is ReminderKind.post_programme_survey:
-        return ("Succ'ess : où en êtes-vous, six mois après ?",
-                f"{hello}\n\nIl y a six mois se terminait votre parcours Succ'ess. Votre "
-                "référent·e va vous contacter pour savoir où vous en êtes (emploi, formation…) "
-                "et recueillir votre avis en quelques questions." + SIGNATURE)
-    if kind is ReminderKind.annual_survey:
-        return ("Succ'ess : le bilan annuel du programme",
-                f"{hello}\n\nComme chaque été, nous faisons le bilan du programme Succ'ess avec "
-                "toutes celles et ceux qui le font vivre. Votre avis compte : répondez au "
-                "court questionnaire que votre référent·e vous transmet." + SIGNATURE)
-    raise ValueError(f"no text for reminder {kind}")

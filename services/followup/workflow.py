@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -25,7 +25,7 @@ from events import Envelope, EventData, Metadata
 from events.followup import FollowUpEnded, FollowUpPlanned, QuestionnaireAnswered, ReminderSent
 from events.matching import PairEnded, PairFormed
 from events.vocabulary import QuestionnaireKind, ReminderKind, Respondent
-from services.common import mail
+from services.common import links, mail
 from services.common.auth import Principal, StaffRole, issue_token, require_region
 from services.common.clock import Clock
 from services.common.consumer import NotReadyYet
@@ -35,7 +35,7 @@ from services.common.settings import Settings
 from services.common.store import ConcurrencyConflict, EventStore, Transaction
 from services.followup import domain
 from services.followup.domain import PARIS, Durations, Reminder, Timer
-from services.followup.mails import render
+from services.followup.mails import Mails
 from services.followup.questionnaire import check_answers
 
 log = structlog.get_logger(__name__)
@@ -104,6 +104,7 @@ class Followup:
         self.settings = settings
         self.contacts = contacts
         self.durations = durations_of(settings)
+        self.mails = Mails(settings.email_templates_dir)
         self._wake = asyncio.Event()
 
     def _meta(self, region: str, actor: str, cause: Envelope | None = None) -> Metadata:
@@ -251,6 +252,10 @@ class Followup:
                 {"id": event_id, "r": region, "k": str(command.kind), "a": command.audience.value,
                  "s": command.starts_at, "f": command.format.value, "d": command.departement})
             await tx.append(f"networking-{event_id}", 0, events, self._meta(region, actor))
+            # Its audience is invited right away, each with a personal link to register.
+            await self._add_timers(tx, region, None, [domain.Timer(
+                f"networking:{event_id}", domain.ReminderKind.networking_invitation,
+                command.now)])
 
     async def person_status(self, person_id: UUID) -> str | None:
         """"current" when in a pair now, "alumnus" when only in ended ones, else None."""
@@ -334,18 +339,20 @@ class Followup:
                             await tx.append(stream, len(history), events,
                                             self._meta(row.region, SYSTEM))
                         params = _params(state, timer)
+                        addressed = [(reminder, params) for reminder in reminders]
+                    elif timer.kind == ReminderKind.networking_invitation:
+                        addressed = await self._networking_invitations(tx, row.region, timer)
                     else:
-                        reminders = await self._annual_reminders(tx, row.region, timer)
-                        params = {}
+                        addressed = await self._annual_reminders(tx, row.region, timer)
                     done = await tx.connection.execute(text(
                         "UPDATE followup.timers SET fired_at = :now WHERE timer_id = :id AND "
                         "fired_at IS NULL AND cancelled_at IS NULL"),
                         {"now": self.clock.now(), "id": row.timer_id})
                     if done.rowcount != 1:
                         raise _AlreadyFired
-                    for reminder in reminders:
+                    for reminder, params in addressed:
                         await self._queue(tx, row.region, row.pair_id, timer, reminder, params)
-                log.info("timer fired", key=row.key, reminders=len(reminders))
+                log.info("timer fired", key=row.key, reminders=len(addressed))
                 return 1
             except _AlreadyFired:
                 return 0  # another replica fired it: its transaction holds the effects
@@ -354,23 +361,53 @@ class Followup:
         return 0
 
     async def _annual_reminders(self, tx: Transaction, region: str, timer: Timer,
-                                ) -> list[Reminder]:
-        """Everyone in a pair now or in the last year, and the referents following them."""
+                                ) -> list[tuple[Reminder, dict[str, Any]]]:
+        """Everyone in a pair now or in the last year, and the referents following them. A
+        mentee or mentor answers through their latest pair (named in the reminder)."""
         since = timer.due_at.date() - timedelta(days=365)
         rows = list(await tx.connection.execute(text(
-            "SELECT mentee_id, mentor_id, referent_id FROM followup.journeys WHERE region = :r "
-            "AND starts_on <= :on AND (ended_on IS NULL OR ended_on >= :since)"),
+            "SELECT pair_id, mentee_id, mentor_id, referent_id FROM followup.journeys WHERE "
+            "region = :r AND starts_on <= :on AND (ended_on IS NULL OR ended_on >= :since) "
+            "ORDER BY starts_on, pair_id"),
             {"r": region, "on": timer.due_at.date(), "since": since}))
-        people: dict[tuple, Reminder] = {}
+        year = {"year": timer.due_at.astimezone(PARIS).year}
+        people: dict[tuple, tuple[Reminder, dict[str, Any]]] = {}
         for row in rows:
             for recipient, person in ((Respondent.mentee, row.mentee_id),
                                       (Respondent.mentor, row.mentor_id)):
-                people[(recipient, person)] = Reminder(ReminderKind.annual_survey, recipient,
-                                                       person_id=person)
+                people[(recipient, person)] = (
+                    Reminder(ReminderKind.annual_survey, recipient, person_id=person),
+                    {**year, "pair_id": str(row.pair_id)})
             if row.referent_id:
-                people[("referent", row.referent_id)] = Reminder(
-                    ReminderKind.annual_survey, Respondent.referent, referent_id=row.referent_id)
+                people[("referent", row.referent_id)] = (Reminder(
+                    ReminderKind.annual_survey, Respondent.referent,
+                    referent_id=row.referent_id), year)
         return list(people.values())
+
+    async def _networking_invitations(self, tx: Transaction, region: str, timer: Timer,
+                                      ) -> list[tuple[Reminder, dict[str, Any]]]:
+        """The mentees and mentors of the region in the event's audience (see Register)."""
+        event_id = UUID(timer.key.removeprefix("networking:"))
+        event = (await tx.connection.execute(text(
+            "SELECT * FROM followup.networking_events WHERE networking_event_id = :id"),
+            {"id": event_id})).one()
+        rows = list(await tx.connection.execute(text(
+            "SELECT mentee_id, mentor_id, ended_on FROM followup.journeys WHERE region = :r "
+            "ORDER BY starts_on, pair_id"), {"r": region}))
+        current: dict[tuple[Respondent, UUID], bool] = {}
+        for row in rows:
+            for recipient, person in ((Respondent.mentee, row.mentee_id),
+                                      (Respondent.mentor, row.mentor_id)):
+                current[(recipient, person)] = (current.get((recipient, person), False)
+                                                or row.ended_on is None)
+        wanted = domain.audience_statuses(domain.Audience(event.audience))
+        params = {"networking_event_id": str(event_id), "starts_at": event.starts_at.isoformat(),
+                  "event_kind": event.kind, "format": event.format,
+                  "departement": event.departement}
+        return [(Reminder(ReminderKind.networking_invitation, recipient, person_id=person),
+                 params)
+                for (recipient, person), is_current in current.items()
+                if ("current" if is_current else "alumnus") in wanted]
 
     async def _queue(self, tx: Transaction, region: str, pair_id: UUID | None, timer: Timer,
                      reminder: Reminder, params: dict[str, Any]) -> None:
@@ -440,10 +477,12 @@ class Followup:
             if contact is None:
                 await self._skip(row, "no_contact")
                 return 0
-            subject, body = render(ReminderKind(row.kind), Respondent(row.recipient),
-                                   contact.first_name, dict(row.params))
+            rendered = self.mails.render(ReminderKind(row.kind), Respondent(row.recipient),
+                                         contact.first_name, dict(row.params),
+                                         self._personal_link(row))
             message = mail.build_message(sender=self.settings.smtp_sender, to=[contact.email],
-                                         subject=subject, body=body, key=str(row.mail_id),
+                                         subject=rendered.subject, body=rendered.text,
+                                         html=rendered.html, key=str(row.mail_id),
                                          now=self.clock.now())
             await mail.send(self.settings, message)
         except (mail.MailError, ContactUnavailable) as error:
@@ -469,6 +508,21 @@ class Followup:
         log.info("reminder sent", mail_id=str(row.mail_id), kind=row.kind,
                  recipient=row.recipient)
         return 1
+
+    def _personal_link(self, row: Any) -> str | None:
+        """The link a reminder gives its participant, sealed now (never stored: a re-sent
+        e-mail may carry another token for the same thing)."""
+        target = _link_target(row)
+        if target is None or row.person_id is None or not self.settings.auth_secret:
+            return None
+        purpose, object_id, until = target
+        now = self.clock.now()
+        validity = links.DEFAULT_VALIDITY[purpose]
+        if until is not None:  # e.g. a networking event: until the day after it starts
+            validity = max(validity, until + timedelta(days=1) - now)
+        token = links.seal(self.settings.auth_secret, purpose, row.person_id, object_id, now,
+                           validity)
+        return links.link_url(self.settings.participants_url, token)
 
     async def _mark_sent(self, row: Any, event: ReminderSent) -> None:
         async with self.store.transaction() as tx:
@@ -523,6 +577,38 @@ class Followup:
 
 class _AlreadyFired(Exception):
     pass
+
+
+def _link_target(row: Any) -> tuple[links.LinkPurpose, str, datetime | None] | None:
+    """(purpose, object, needed until) of the personal link a reminder carries, if any."""
+    kind, params = ReminderKind(row.kind), dict(row.params)
+    purpose = _LINK_PURPOSES.get(kind)
+    if purpose is None:
+        return None
+    if kind is ReminderKind.networking_invitation:
+        # The event, and the role the person registers in (what the registration records).
+        return (purpose, f"{params['networking_event_id']}:{row.recipient}",
+                datetime.fromisoformat(params["starts_at"]))
+    if kind is ReminderKind.annual_survey:
+        if not params.get("pair_id"):
+            return None
+        return purpose, annual_object(params["year"], params["pair_id"]), None
+    return (purpose, str(row.pair_id), None) if row.pair_id else None
+
+
+_LINK_PURPOSES = {
+    ReminderKind.kickoff: links.LinkPurpose.kickoff,
+    ReminderKind.end_questionnaire: links.LinkPurpose.end_questionnaire,
+    ReminderKind.post_programme_survey: links.LinkPurpose.six_month_questionnaire,
+    ReminderKind.annual_survey: links.LinkPurpose.annual_review,
+    ReminderKind.declare_sessions: links.LinkPurpose.declare_sessions,
+    ReminderKind.networking_invitation: links.LinkPurpose.networking,
+}
+
+
+def annual_object(year: int | str, pair_id: UUID | str) -> str:
+    """An annual-review link names the year and the pair the person answers through."""
+    return f"{year}:{pair_id}"
 
 
 def _params(state: domain.Journey, timer: Timer) -> dict[str, Any]:
