@@ -6,7 +6,6 @@ browser tests start on a free port.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,16 +28,9 @@ from services.backoffice.pages import (
     signin,
 )
 from services.backoffice.repository import Accounts
-from services.common.clock import (
-    Clock,
-    ControlledClock,
-    follow_shared_clock,
-    get_clock,
-    sync_shared_clock,
-)
+from services.common.clock import Clock, follow_business_clock, get_clock
 from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
-from services.common.store import raw_database_url
 from services.common.web import Pages, install_html_errors, install_web_basics
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,7 +50,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.accounts = Accounts.connect(settings.database_url)
         app.state.backend = Backend(settings)
-        following = await _follow_business_clock(app.state.clock, settings)
+        following = await follow_business_clock(app.state.clock, settings)
         try:
             yield
         finally:
@@ -94,12 +86,3 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     return app
 
-
-async def _follow_business_clock(clock: Clock, settings: Settings) -> asyncio.Task | None:
-    """In training and staging (``SUCCESS_CLOCK_CONTROL``), the pages' « today » follows the
-    shared business clock, as the services do."""
-    if not (settings.clock_control and isinstance(clock, ControlledClock)):
-        return None
-    url = raw_database_url(settings.database_url)
-    await sync_shared_clock(clock, url)
-    return asyncio.create_task(follow_shared_clock(clock, url, settings.clock_refresh_s))

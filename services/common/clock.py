@@ -199,3 +199,18 @@ async def follow_shared_clock(clock: ControlledClock, database_url: str,
     finally:
         if conn is not None:
             await conn.close()
+
+
+async def follow_business_clock(clock, settings):
+    """For a web front (no runtime of its own): in training and staging
+    (``SUCCESS_CLOCK_CONTROL``), its « today » follows the shared business clock as the
+    services' does. The task to cancel at stop, or None."""
+    import asyncio
+
+    from services.common.store import raw_database_url
+
+    if not (settings.clock_control and isinstance(clock, ControlledClock)):
+        return None
+    url = raw_database_url(settings.database_url)
+    await sync_shared_clock(clock, url)
+    return asyncio.create_task(follow_shared_clock(clock, url, settings.clock_refresh_s))

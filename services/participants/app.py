@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.common.clock import follow_business_clock, get_clock
 from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
 from services.common.store import async_database_url
@@ -35,16 +36,20 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine = create_async_engine(async_database_url(settings.database_url),
                                                hide_parameters=True, pool_size=5,
                                                pool_pre_ping=True)
-        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=15.0))
+        following = await follow_business_clock(app.state.clock, settings)
         try:
             yield
         finally:
+            if following is not None:
+                following.cancel()
             await app.state.http.aclose()
             await app.state.engine.dispose()
 
     app = FastAPI(title="Succ'ess — participants", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.clock = get_clock()  # links expire on the business clock (tests set theirs)
     app.state.pages = Pages(TEMPLATES, site_name="Succ'ess")
     install_web_basics(app, app.state.pages, settings.max_body_bytes)
     install_html_errors(app, app.state.pages)
