@@ -113,7 +113,8 @@ POLICY: dict[str, Rule] = {
     "followup POST /staff/networking-events/{networking_event_id}/attendance": ACT,
     # reporting
     **{f"reporting GET /reports/{name}": READ
-       for name in ("cohorts", "channels", "journeys", "outcomes", "progress", "networking")},
+       for name in ("cohorts", "channels", "journeys", "outcomes", "progress", "networking",
+                    "objectives", "reviews/overdue")},
     "reporting GET /dashboard": READ,
 }
 

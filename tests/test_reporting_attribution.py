@@ -115,12 +115,12 @@ ATTRIBUTION_CASES = {
         ADMITTED_IN_BRE,
         {IDF: {"rerouted_out": 1},
          BRE: {"applications_mentees": 1, "routed": 1, "rerouted_in": 1, "interviewed": 1,
-               "admitted": 1, "waiting": 1}}),
+               "admitted": 1, "admitted_mentees": 1, "waiting": 1}}),
     "and paired there, it is counted there": (
         PAIRED_IN_BRE,
         {IDF: {"rerouted_out": 1},
          BRE: {"applications_mentees": 1, "routed": 1, "rerouted_in": 1, "interviewed": 1,
-               "admitted": 1, "paired": 1, "active": 1}}),
+               "admitted": 1, "admitted_mentees": 1, "paired": 1, "active": 1}}),
     "re-routed back and forth: each move is a flow, the person is counted once": (
         [*APPLIED, ev(rerouted(MENTEE, "IDF", "BRE"), "BRE"),
          ev(rerouted(MENTEE, "BRE", "IDF"))],
@@ -147,7 +147,8 @@ ATTRIBUTION_CASES = {
         [*APPLIED, ev(admitted(MENTEE)),
          ev(pair_formed(PAIR, MENTEE, MENTOR, cohort="IDF-2027-03"), day="2027-02-20")],
         {("IDF", "2027-03", "website"): {"applications_mentees": 1, "routed": 1,
-                                         "admitted": 1, "paired": 1, "active": 1}}),
+                                         "admitted": 1,
+"admitted_mentees": 1, "paired": 1, "active": 1}}),
     "re-paired after an early ending: counted in the latest pair's cohort": (
         [*APPLIED, ev(admitted(MENTEE)),
          ev(pair_formed(PAIR, MENTEE, MENTOR, cohort="IDF-2026-12"), day="2026-12-01"),
@@ -155,6 +156,7 @@ ATTRIBUTION_CASES = {
          ev(rematch(MENTEE, PAIR, cohort="IDF-2026-12"), day="2027-01-11"),
          ev(pair_formed(OTHER_PAIR, MENTEE, MENTOR, cohort="IDF-2027-03"), day="2027-03-01")],
         {("IDF", "2027-03", "website"): {"applications_mentees": 1, "routed": 1, "admitted": 1,
+                                         "admitted_mentees": 1,
                                          "paired": 1, "active": 1, "ended_early": 1,
                                          "early_ending_reasons": {"moved_away": 1}}}),
     "waiting for a rematch: still in the ended pair's cohort": (
@@ -163,50 +165,59 @@ ATTRIBUTION_CASES = {
          ev(pair_ended(PAIR, MENTEE, MENTOR, early=True, cohort="IDF-2027-03"), day="2027-04-10"),
          ev(rematch(MENTEE, PAIR, cohort="IDF-2027-03"), day="2027-04-11")],
         {("IDF", "2027-03", "website"): {"applications_mentees": 1, "routed": 1, "admitted": 1,
+                                         "admitted_mentees": 1,
                                          "paired": 1, "waiting": 1, "ended_early": 1,
                                          "early_ending_reasons": {"moved_away": 1}}}),
     "a mentor is counted in the cohort of their latest pair too": (
         [ev(received(MENTOR, role="mentor")), ev(admitted(MENTOR, role="mentor")),
          ev(pair_formed(PAIR, MENTEE, MENTOR, cohort="IDF-2027-03"), day="2027-03-01")],
-        {("IDF", "2027-03", "website"): {"applications_mentors": 1, "admitted": 1}}),
+        {("IDF", "2027-03", "website"): {"applications_mentors": 1, "admitted": 1,
+                                         "admitted_mentors": 1, "paired_mentors": 1}}),
     "a proposal pending, then withdrawn: no longer proposed": (
         [*APPLIED, ev(admitted(MENTEE)), ev(proposed(MATCH)), ev(proposal_withdrawn(MATCH))],
-        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1, "waiting": 1}}),
+        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1,
+               "admitted_mentees": 1, "waiting": 1}}),
     "two proposals, one withdrawn, a third made: the mentee counted once as proposed": (
         [*APPLIED, ev(admitted(MENTEE)), ev(proposed(MATCH)), ev(proposed(OTHER_MATCH)),
          ev(proposal_withdrawn(MATCH, "mentor_left_pool")), ev(proposed(UUID(int=0x42)))],
-        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1, "waiting": 1,
+        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1,
+               "admitted_mentees": 1, "waiting": 1,
                "proposed": 1}}),
     "a declined proposal is no longer pending": (
         [*APPLIED, ev(admitted(MENTEE)), ev(proposed(MATCH)), ev(match_declined(MATCH))],
-        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1, "waiting": 1}}),
+        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1,
+               "admitted_mentees": 1, "waiting": 1}}),
     "a confirmed proposal is a pair": (
         [*APPLIED, ev(admitted(MENTEE)), ev(proposed(MATCH)),
          ev(pair_formed(PAIR, MENTEE, MENTOR, cohort="IDF-2026-12").model_copy(
              update={"match_id": MATCH}), day="2026-12-01")],
-        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1, "paired": 1,
+        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1,
+               "admitted_mentees": 1, "paired": 1,
                "active": 1}}),
     "leaving the pool while waiting: left, by reason, no longer waiting": (
         [*APPLIED, ev(admitted(MENTEE)), ev(left_pool(MENTEE, "found_job"))],
-        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1, "left": 1,
+        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1,
+               "admitted_mentees": 1, "left": 1,
                "left_reasons": {"found_job": 1}}}),
     "leaving the pool in a pair: still active until the pair ends": (
         [*APPLIED, ev(admitted(MENTEE)),
          ev(pair_formed(PAIR, MENTEE, MENTOR, cohort="IDF-2026-12"), day="2026-12-01"),
          ev(left_pool(MENTEE, "found_training"))],
-        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1, "paired": 1,
+        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1,
+               "admitted_mentees": 1, "paired": 1,
                "active": 1, "left": 1, "left_reasons": {"found_training": 1}}}),
     "an early ending of schema version 2 with a new reason": (
         [*APPLIED, ev(admitted(MENTEE)),
          ev(pair_formed(PAIR, MENTEE, MENTOR, cohort="IDF-2026-12"), day="2026-12-01"),
          ev(ended_v2(PAIR, "mentee_found_training"), day="2027-02-01")],
-        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1, "paired": 1,
+        {IDF: {"applications_mentees": 1, "routed": 1, "admitted": 1,
+               "admitted_mentees": 1, "paired": 1,
                "ended_early": 1, "early_ending_reasons": {"mentee_found_training": 1}}}),
     "erased: the counts stay where the person was counted": (
         [*PAIRED_IN_BRE, ev(erased(MENTEE), "BRE")],
         {IDF: {"rerouted_out": 1},
          BRE: {"applications_mentees": 1, "routed": 1, "rerouted_in": 1, "interviewed": 1,
-               "admitted": 1, "paired": 1, "active": 1}}),
+               "admitted": 1, "admitted_mentees": 1, "paired": 1, "active": 1}}),
 }
 
 
@@ -277,7 +288,8 @@ def test_live_replay_and_time_travel_agree():
     later = funnel(replayed)
     assert later[("BRE", "2026-12", "website")]["applications_mentees"] == 1
     assert later[("BRE", "2027-03", "website")] == {
-        "applications_mentees": 1, "routed": 1, "admitted": 1, "paired": 1, "active": 1}
+        "applications_mentees": 1, "routed": 1, "admitted": 1,
+"admitted_mentees": 1, "paired": 1, "active": 1}
     # the flows stay in the cohort waited for when the move happened
     assert later[("BRE", "2026-12", "website")]["rerouted_in"] == 2
     assert later[("COR", "2026-12", "website")] == {"rerouted_out": 1}

@@ -85,7 +85,7 @@ async def test_report_replay_and_export_from_the_command_line(settings, nats_url
             files = sorted(p.name for p in out.iterdir())
             assert files == sorted(f"{n}.{fmt}" for n in (
                 "events", "funnel", "channels", "journeys", "outcomes", "progress",
-                "networking"))
+                "networking", "objectives"))
             read = pq.read_table if fmt == "parquet" else pacsv.read_csv
             events = read(out / f"events.{fmt}")
             assert events.num_rows == len(history) + 1

@@ -182,7 +182,8 @@ async def test_erasure_removes_the_person_from_every_read_model_and_from_time_tr
 
 @pytest.mark.parametrize("path", ["/reports/cohorts", "/reports/channels", "/reports/journeys",
                                   "/reports/outcomes", "/reports/progress",
-                                  "/reports/networking"])
+                                  "/reports/networking", "/reports/objectives",
+                                  "/reports/reviews/overdue"])
 async def test_every_report_is_region_scoped(settings, nats_url, clock, path):
     async with running(settings, "reporting", clock=clock) as svc:
         client, runtime = svc["reporting"]

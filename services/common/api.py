@@ -14,8 +14,10 @@ import nats.errors
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pydantic import BaseModel, Field
@@ -297,3 +299,53 @@ def install_error_schema(app: FastAPI, rate_limited: Callable[[str, str], bool])
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# --- the interactive documentation, offline -------------------------------------------------
+
+DOCS_ASSETS = "/docs-assets"
+# Swagger UI 4 (what swagger-ui-bundle ships) reads OpenAPI 3.0 only: the page is given the
+# same document, told 3.0 (nullable types in 3.0's words), while /openapi.json stays 3.1.
+DOCS_OPENAPI = "/docs/openapi-3.0.json"
+
+
+def _as_openapi_30(node: Any) -> Any:
+    """A 3.1 fragment as 3.0 reads it: ``anyOf: [X, {type: null}]`` becomes X, nullable."""
+    if isinstance(node, list):
+        return [_as_openapi_30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _as_openapi_30(value) for key, value in node.items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        del out["anyOf"]
+        out.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+        out["nullable"] = True
+    if out.get("type") == "null":  # a lone null (e.g. a field always null)
+        out.pop("type")
+        out["nullable"] = True
+    return out
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) with its script, stylesheet and icon served by the service itself
+    from the ``swagger-ui-bundle`` package: the page works on a machine without internet.
+    Build the app with ``docs_url=None, redoc_url=None`` (FastAPI's own pages load a CDN);
+    neither route appears in the OpenAPI document."""
+    import swagger_ui_bundle
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="docs-assets")
+
+    @app.get(DOCS_OPENAPI, include_in_schema=False)
+    async def openapi_30() -> JSONResponse:
+        return JSONResponse({**_as_openapi_30(app.openapi()), "openapi": "3.0.3"})
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=DOCS_OPENAPI, title=f"{app.title} — API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")

@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY, Gauge, make_asgi_app
 from events import Service, envelope_model
 from events.base import current_types, dead_letter_subject, SUBJECT_PREFIX
 from services.common import bus, tracing
-from services.common.api import install_error_handlers, install_error_schema
+from services.common.api import install_error_handlers, install_error_schema, install_offline_docs
 from services.common.clock import (
     Clock,
     ControlledClock,
@@ -214,11 +214,13 @@ class ServiceRuntime:
             title=f"Succ'ess — {self.service.value}",
             description=self.definition.description,
             lifespan=lifespan,
+            docs_url=None, redoc_url=None,  # /docs is served offline below; no ReDoc (a CDN)
         )
         app.state.runtime = self
         app.state.auth_secret = self.settings.auth_secret
         app.state.outages = self.outages  # what the error handlers report an outage to
         install_error_handlers(app)
+        install_offline_docs(app)
         install_correlation_middleware(app)
         install_limits(app, self.settings)
         configure_tracing(self.settings.otlp_endpoint, self.service.value)

@@ -10,8 +10,9 @@ are converted, then bounded the same way.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 from annotated_types import Interval
 from email_validator import EmailNotValidError, validate_email
@@ -103,6 +104,20 @@ def _utc_within(years: tuple[int, int], message: str):
         return value
 
     return AfterValidator(check)
+
+
+PARIS = ZoneInfo("Europe/Paris")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def instant_or_day(value: str) -> datetime:
+    """An instant asked by a person (``as_of`` of the reports, ``--as-of`` of the CLI): ISO 8601,
+    or a bare date ``2026-11-29`` meaning the end of that day, Paris time (the programme's
+    days). ``ValueError`` when unreadable; an instant without a time zone comes back naive,
+    for the caller to refuse in its own words."""
+    if _DAY.match(value):
+        return datetime.combine(date.fromisoformat(value), time.max, PARIS)
+    return datetime.fromisoformat(value)
 
 
 ProgrammeInstant = Annotated[AwareDatetime, _utc_within(

@@ -1,43 +1,25 @@
 """The staff dashboard: one French HTML page with inline SVG charts (no script, no CDN):
 the funnel, the progress toward 500 mentees by 2028, and the status of the reviews.
 
-A browser cannot add an ``Authorization`` header to a plain link, so the page also accepts
-the staff token as ``?jeton=…`` (same token, same rules: a regional token sees its region).
+The staff token comes in the ``Authorization`` header only, never in the address (where it
+would stay in histories and logs): browsers reach the page through the back-office, which
+adds it. Same rules as the reports: a regional token sees its region.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from events.vocabulary import EarlyEndingReason
 from events.vocabulary import label as french_label
-from services.common.auth import Principal, staff
-from services.common.runtime import runtime_of
 from services.reporting import queries
-from services.reporting.api import AsOf, Region, parse_instant, scope
-from services.reporting.projections import read_view
+from services.reporting.api import AsOf, Reader, Region, day_of, scope, view_for
 
 router = APIRouter(tags=["tableau de bord"])
-
-_reader = staff()
-
-
-async def dashboard_reader(
-    request: Request,
-    jeton: Annotated[str | None, Query(description="jeton du personnel, si le navigateur ne "
-                                       "peut pas envoyer l'en-tête Authorization")] = None,
-) -> Principal:
-    if jeton and "authorization" not in request.headers:
-        request.scope["headers"] = [*request.scope["headers"],
-                                    (b"authorization", f"Bearer {jeton}".encode())]
-        if hasattr(request, "_headers"):
-            del request._headers
-    return await _reader(request, None)
 
 
 COLOURS = {"done": "#2e7d32", "scheduled": "#1565c0", "planned": "#90a4ae", "due": "#f9a825",
@@ -230,21 +212,13 @@ restants.</p></section>
 
 
 @router.get("/dashboard", response_class=HTMLResponse,
-            summary="Tableau de bord du personnel (HTML, graphiques SVG)",
-            # The token is read by dashboard_reader (header or ?jeton=): documented as such.
-            openapi_extra={"security": [{"jeton_personnel": []}]})
-async def dashboard(request: Request,
-                    principal: Annotated[Principal, Depends(dashboard_reader)],
-                    region: Region = None, as_of: AsOf = None) -> HTMLResponse:
+            summary="Tableau de bord du personnel (HTML, graphiques SVG)")
+async def dashboard(request: Request, principal: Reader, region: Region = None,
+                    as_of: AsOf = None) -> HTMLResponse:
     regions = scope(principal, region)
-    instant = parse_instant(as_of)
-    runtime = runtime_of(request)
-    assert runtime.store is not None
-    async with runtime.store.engine.connect() as connection:
-        view = await read_view(connection, as_of=instant,
-                               tables=["funnel", "progress", "journeys", "outcomes",
-                                       "networking"])
-    today = (instant or runtime.clock.now()).date()
+    view, instant = await view_for(request, as_of, ["funnel", "progress", "journeys",
+                                                    "outcomes", "networking"])
+    today = day_of(request, instant)
     shown = region or (principal.region if principal.region else None)
     html = render(
         funnel=queries.cohort_report(view, regions=regions, region=region, as_of=instant),

@@ -28,7 +28,9 @@ Public tables (API, dashboard, exports):
   departures from the pool (with ``left_reasons``). The pair stages count mentees (a pair is
   one mentee): ``proposed`` (a proposal pending now), ``paired`` (ever), ``active`` (in a pair
   now), ``waiting`` (admitted, not in a pair now), ``completed``, ``ended_early`` (each early
-  ending, with ``early_ending_reasons``).
+  ending, with ``early_ending_reasons``). ``admitted_mentees``/``admitted_mentors`` split
+  ``admitted`` by role and ``paired_mentors`` counts mentors paired at least once (where each
+  region stands against its objectives).
 - ``channels`` — per region, channel and role: applications, rejected, admitted, paired.
 - ``journeys`` — per pair: reviews (planned / scheduled / due / overdue / done), sessions,
   toolkit use and themes, last activity, days from application to pair, how it ended.
@@ -37,6 +39,8 @@ Public tables (API, dashboard, exports):
   ``job_ess_unknown`` / ``training_ess_unknown`` unless one is recorded), questionnaire ratings (sum and count per questionnaire kind and indicator).
 - ``progress`` — per region and month: mentees paired for the first time (the 500 goal).
 - ``networking`` — per networking event: registrations and attendance by role.
+- ``objectives`` — per region and cohort: the objectives of mentees and mentors staff set for
+  that cohort (``RegionSettingsChanged``; a later cohort keeps them until set again).
 
 Private table ``people`` (person id -> where their application is counted, their status and
 the pairs, attendances and outcomes recorded for them) lets later events be attributed; it is
@@ -54,7 +58,8 @@ from typing import Any
 Row = dict[str, Any]
 Event = dict[str, Any]
 
-PUBLIC_TABLES = ("funnel", "channels", "journeys", "outcomes", "progress", "networking")
+PUBLIC_TABLES = ("funnel", "channels", "journeys", "outcomes", "progress", "networking",
+                 "objectives")
 PRIVATE_TABLES = ("people",)
 TABLES = PUBLIC_TABLES + PRIVATE_TABLES
 
@@ -62,6 +67,7 @@ FUNNEL_COUNTERS = (
     "applications_mentees", "applications_mentors", "rejected", "waiting_list", "routed",
     "rerouted_out", "rerouted_in", "interviewed", "admitted", "declined", "withdrawn",
     "proposed", "paired", "active", "waiting", "completed", "ended_early", "left",
+    "admitted_mentees", "admitted_mentors", "paired_mentors",
 )
 CHANNEL_COUNTERS = ("applications", "rejected", "admitted", "paired")
 # end situations counted as positive outcomes; the last two come from early endings for a job
@@ -352,6 +358,7 @@ def _candidate_admitted(v: View, e: Event, d: Row) -> None:
     person = _milestone(v, d["person_id"], "admitted")
     if person is None:
         return
+    _count(v, person, "admitted_mentees" if person["role"] == "mentee" else "admitted_mentors")
     _channel_count(v, person, "admitted")
     if person["role"] == "mentee" and person["st"] not in ("active", "waiting"):
         _leave_waiting(v, person)
@@ -456,6 +463,7 @@ def _pair_formed(v: View, e: Event, d: Row) -> None:
         _settle(v, mentor)
         if "paired" not in mentor["done"]:
             mentor["done"].append("paired")
+            _count(v, mentor, "paired_mentors")
             _channel_count(v, mentor, "paired")
 
 
@@ -528,6 +536,10 @@ def _follow_up_planned(v: View, e: Event, d: Row) -> None:
     reviews = journey["reviews"]
     reviews["intermediate"]["due_on"] = d["intermediate_review_due_on"]
     reviews["final"]["due_on"] = d["final_review_due_on"]
+
+
+def _referent_assigned(v: View, e: Event, d: Row) -> None:
+    _journey_of(v, d["pair_id"])["referent_id"] = d["referent_id"]
 
 
 def _session_logged(v: View, e: Event, d: Row) -> None:  # the most frequent event: inlined
@@ -689,6 +701,14 @@ def _attendance_recorded(v: View, e: Event, d: Row) -> None:
     attendances[nid] = d["attended"]
 
 
+def _region_settings_changed(v: View, e: Event, d: Row) -> None:
+    key = f"{d['region']}|{d['cohort']}"
+    v.objectives[key] = {"region": d["region"], "cohort": d["cohort"], "served": d["served"],
+                         "objective_mentees": d["objective_mentees"],
+                         "objective_mentors": d["objective_mentors"]}
+    v.dirty.add(("objectives", key))
+
+
 def _person_erased(v: View, e: Event, d: Row) -> None:
     pid = d["person_id"]
     person = v.people.pop(pid, None)
@@ -721,6 +741,7 @@ HANDLERS: dict[str, Callable[[View, Event, Row], None]] = {
     "RematchRequested": _rematch_requested,
     "CandidateLeftPool": _candidate_left_pool,
     "FollowUpPlanned": _follow_up_planned,
+    "ReferentAssigned": _referent_assigned,
     "SessionLogged": _session_logged,
     "ReviewScheduled": _review_step("scheduled"),
     "ReviewDue": _review_step("due"),
@@ -731,6 +752,7 @@ HANDLERS: dict[str, Callable[[View, Event, Row], None]] = {
     "NetworkingEventScheduled": _networking_event_scheduled,
     "NetworkingRegistrationRecorded": _networking_registration_recorded,
     "AttendanceRecorded": _attendance_recorded,
+    "RegionSettingsChanged": _region_settings_changed,
     "PersonErased": _person_erased,
 }
 

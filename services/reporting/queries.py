@@ -3,12 +3,20 @@ pydantic answers (filters by region and cohort, totals, rates, the projection to
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.reporting.folds import FUNNEL_COUNTERS, POSITIVE_SITUATIONS, View
+from services.reporting.folds import (
+    FUNNEL_COUNTERS,
+    POSITIVE_SITUATIONS,
+    REVIEW_KINDS,
+    UNKNOWN_COHORT,
+    Row,
+    View,
+)
 
 GOAL_MENTEES = 500
 GOAL_DEADLINE = date(2028, 12, 31)
@@ -52,6 +60,21 @@ class FunnelRow(_Answer):
     early_ending_reasons: dict[str, int] = Field(default_factory=dict)
     left: int = Field(0, description="sorties du vivier")
     left_reasons: dict[str, int] = Field(default_factory=dict)
+    admitted_mentees: int = Field(0, description="jeunes admis·es (part de ``admitted``)")
+    admitted_mentors: int = Field(0, description="mentors admis·es (part de ``admitted``)")
+    paired_mentors: int = Field(0, description="mentors mis·es en binôme au moins une fois")
+
+
+class CohortTotals(_Answer):
+    """One region's cohort, every recruitment channel together."""
+
+    region: str
+    cohort: str
+    counts: dict[str, int] = Field(description="chaque étape de l'entonnoir, tous canaux "
+                                   "confondus")
+    rejection_reasons: dict[str, int]
+    early_ending_reasons: dict[str, int]
+    left_reasons: dict[str, int]
 
 
 class CohortReport(_Answer):
@@ -63,6 +86,8 @@ class CohortReport(_Answer):
     left_reasons: dict[str, int] = Field(default_factory=dict)
     waiting_list_by_region: dict[str, int] = Field(
         default_factory=dict, description="personnes en liste d'attente par région non desservie")
+    by_cohort: list[CohortTotals] = Field(
+        default_factory=list, description="totaux par région et cohorte, tous canaux confondus")
 
 
 def _add(into: dict[str, int], counts: dict[str, int]) -> None:
@@ -91,7 +116,25 @@ def cohort_report(view: View, *, regions: set[str] | None = None, region: str | 
             _add(waiting_list, {r.region: r.waiting_list})
     return CohortReport(as_of=as_of, rows=rows, totals=totals, rejection_reasons=rejections,
                         early_ending_reasons=endings, left_reasons=leaving,
-                        waiting_list_by_region=waiting_list)
+                        waiting_list_by_region=waiting_list, by_cohort=_by_cohort(rows))
+
+
+def _by_cohort(rows: list[FunnelRow]) -> list[CohortTotals]:
+    """The channels' rows of each region and cohort added up (rows come sorted)."""
+    grouped: dict[tuple[str, str], list[FunnelRow]] = {}
+    for r in rows:
+        grouped.setdefault((r.region, r.cohort), []).append(r)
+    out = []
+    for (region, cohort), group in grouped.items():
+        reasons: dict[str, dict[str, int]] = {
+            "rejection_reasons": {}, "early_ending_reasons": {}, "left_reasons": {}}
+        for r in group:
+            for name, counts in reasons.items():
+                _add(counts, getattr(r, name))
+        out.append(CohortTotals(
+            region=region, cohort=cohort,
+            counts={c: sum(getattr(r, c) for r in group) for c in FUNNEL_COUNTERS}, **reasons))
+    return out
 
 
 # --- recruitment channels ---------------------------------------------------------------------
@@ -264,10 +307,18 @@ class RegionProgress(_Answer):
     projected_by_deadline: float
 
 
+class MonthProgress(_Answer):
+    month: str = Field(description="mois, ex. 2026-11")
+    paired: int | None = Field(description="jeunes mis·es en binôme pour la première fois ce "
+                               "mois-là (null : mois à venir)")
+    cumulative: int | None = Field(description="total à la fin du mois (null : mois à venir)")
+
+
 class ProgressReport(_Answer):
     as_of: datetime | None = None
     goal: int = GOAL_MENTEES
     deadline: date = GOAL_DEADLINE
+    goal_date: date = Field(GOAL_DEADLINE, description="échéance de l'objectif")
     mentees_paired: int = Field(description="jeunes mis en binôme au moins une fois")
     monthly_pace: float = Field(description="rythme actuel : moyenne mensuelle des 12 derniers mois")
     months_left: int
@@ -275,6 +326,15 @@ class ProgressReport(_Answer):
     on_track: bool
     by_region: list[RegionProgress]
     by_month: dict[str, int] = Field(description="nouveaux jeunes en binôme par mois")
+    months: list[MonthProgress] = Field(
+        description="chaque mois du premier binôme jusqu'à décembre 2028 : les mois passés "
+        "avec leurs chiffres, les mois à venir à null (les deux axes d'un graphique)")
+    pace_so_far_per_month: float = Field(
+        description="rythme depuis le début : jeunes en binôme par mois, en moyenne, du mois "
+        "du premier binôme au mois en cours inclus")
+    pace_needed_per_month: float | None = Field(
+        description="rythme nécessaire : ce qui reste à atteindre divisé par les mois restants "
+        "jusqu'à fin 2028 (null une fois l'échéance passée)")
 
 
 def _months(a: str, b: str) -> int:
@@ -307,6 +367,7 @@ def progress_report(view: View, *, today: date, regions: set[str] | None = None,
     total = sum(v[0] for v in by_region.values())
     recent = sum(v[1] for v in by_region.values())
     projected = project(total, recent)
+    remaining = max(0, GOAL_MENTEES - total)
     return ProgressReport(
         as_of=as_of, mentees_paired=total, monthly_pace=round(recent / span, 2),
         months_left=months_left, projected_by_deadline=projected,
@@ -314,7 +375,30 @@ def progress_report(view: View, *, today: date, regions: set[str] | None = None,
         by_region=[RegionProgress(region=k, mentees_paired=v[0], last_12_months=v[1],
                                   projected_by_deadline=project(*v))
                    for k, v in sorted(by_region.items())],
-        by_month=dict(sorted(by_month.items())))
+        by_month=dict(sorted(by_month.items())),
+        months=_month_axis(by_month, first, this_month),
+        pace_so_far_per_month=round(total / (_months(first, this_month) + 1), 2),
+        pace_needed_per_month=round(remaining / months_left, 2) if months_left else None)
+
+
+def _next_month(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12}-{number % 12 + 1:02d}"
+
+
+def _month_axis(by_month: dict[str, int], first: str, this_month: str) -> list[MonthProgress]:
+    """Every month from ``first`` to the deadline's (or to this one, once it is passed)."""
+    last = max(GOAL_DEADLINE.isoformat()[:7], this_month)
+    out, month, cumulative = [], first, 0
+    while month <= last:
+        if month <= this_month:
+            cumulative += by_month.get(month, 0)
+            out.append(MonthProgress(month=month, paired=by_month.get(month, 0),
+                                     cumulative=cumulative))
+        else:
+            out.append(MonthProgress(month=month, paired=None, cumulative=None))
+        month = _next_month(month)
+    return out
 
 
 # --- networking events --------------------------------------------------------------------------
@@ -350,3 +434,113 @@ def networking_report(view: View, *, regions: set[str] | None = None,
     rows.sort(key=lambda r: (r.starts_at is None, r.starts_at, r.networking_event_id))
     return NetworkingReport(as_of=as_of, events=rows, registered=sum(r.registered for r in rows),
                             attended=sum(r.attended for r in rows))
+
+
+# --- regions against their objectives -----------------------------------------------------------
+
+
+class Objective(_Answer):
+    objective: int = Field(description="objectif de la région pour la cohorte")
+    admitted: int = Field(description="admis·es, comptés dans cette région et cette cohorte")
+    paired: int = Field(description="mis·es en binôme au moins une fois")
+    admitted_share: float | None = Field(description="admis·es / objectif (null : objectif 0)")
+    paired_share: float | None = Field(description="en binôme / objectif (null : objectif 0)")
+
+
+class RegionObjectives(_Answer):
+    region: str
+    cohort: str = Field(description="cohorte (mois de démarrage), ex. 2027-03")
+    objectives_set: bool = Field(description="false : objectifs par défaut (configuration), "
+                                 "la région n'en a pas fixé")
+    mentees: Objective
+    mentors: Objective
+
+
+class ObjectivesReport(_Answer):
+    as_of: datetime | None = None
+    rows: list[RegionObjectives] = Field(description="par cohorte puis par région : les "
+                                         "régions côte à côte")
+
+
+def _reached(objective: int, admitted: int, paired: int) -> Objective:
+    return Objective(objective=objective, admitted=admitted, paired=paired,
+                     admitted_share=_rate(admitted, objective),
+                     paired_share=_rate(paired, objective))
+
+
+def objectives_report(view: View, *, default_mentees: int, default_mentors: int,
+                      served: Iterable[str] = (), regions: set[str] | None = None,
+                      region: str | None = None, cohort: str | None = None,
+                      as_of: datetime | None = None) -> ObjectivesReport:
+    """Each visible region (served, or with figures or objectives) for each cohort seen in the
+    scope. A region's objectives for a cohort are the last ones set for that cohort or, failing
+    that, for the latest earlier one (they stay until changed, as in intake's routing); none:
+    the configured defaults. Reached: the funnel's admitted and paired, all channels."""
+    reached: dict[tuple[str, str], dict[str, int]] = {}
+    for r in view.funnel.values():
+        if _visible(r, regions, region) and r["cohort"] != UNKNOWN_COHORT:
+            _add(reached.setdefault((r["region"], r["cohort"]), {}),
+                 {c: r.get(c, 0) for c in ("admitted_mentees", "admitted_mentors", "paired",
+                                          "paired_mentors")})
+    set_for: dict[str, list[Row]] = {}
+    for o in view.objectives.values():
+        if _visible(o, regions, region):
+            set_for.setdefault(o["region"], []).append(o)
+    shown_regions = ({r for r in served if (regions is None or r in regions)
+                      and (region is None or r == region)}
+                     | {k[0] for k in reached} | set(set_for))
+    cohorts = ({cohort} if cohort is not None else
+               {k[1] for k in reached} | {o["cohort"] for os in set_for.values() for o in os})
+    rows = []
+    for month in sorted(cohorts):
+        for code in sorted(shown_regions):
+            earlier = [o for o in set_for.get(code, ()) if o["cohort"] <= month]
+            latest = max(earlier, key=lambda o: o["cohort"], default=None)
+            counts = reached.get((code, month), {})
+            rows.append(RegionObjectives(
+                region=code, cohort=month, objectives_set=latest is not None,
+                mentees=_reached(latest["objective_mentees"] if latest else default_mentees,
+                                 counts.get("admitted_mentees", 0), counts.get("paired", 0)),
+                mentors=_reached(latest["objective_mentors"] if latest else default_mentors,
+                                 counts.get("admitted_mentors", 0),
+                                 counts.get("paired_mentors", 0))))
+    return ObjectivesReport(as_of=as_of, rows=rows)
+
+
+# --- overdue reviews ------------------------------------------------------------------------------
+
+
+class OverdueReview(_Answer):
+    pair_id: str
+    region: str | None
+    cohort_id: str | None = Field(description="cohorte du binôme, ex. IDF-2026-03")
+    review: str = Field(description="intermediate (bilan intermédiaire) ou final")
+    due_on: date
+    days_late: int = Field(description="jours écoulés depuis l'échéance du bilan")
+    referent_id: str | None = Field(description="identifiant du ou de la référent·e qui suit "
+                                    "le binôme (null : pas encore désigné·e)")
+
+
+class OverdueReport(_Answer):
+    as_of: datetime | None = None
+    reviews: list[OverdueReview] = Field(description="les plus en retard d'abord")
+
+
+def overdue_report(view: View, *, today: date, regions: set[str] | None = None,
+                   region: str | None = None, as_of: datetime | None = None) -> OverdueReport:
+    """The reviews of active pairs still not held after their grace period (followup's
+    ``ReviewOverdue``), most late first. A review booked since is no longer listed."""
+    out = []
+    for j in view.journeys.values():
+        if j["status"] != "active" or not _visible(j, regions, region):
+            continue
+        for kind in REVIEW_KINDS:
+            review = j["reviews"][kind]
+            if review["status"] == "overdue" and review["due_on"]:
+                due_on = date.fromisoformat(review["due_on"])
+                out.append(OverdueReview(
+                    pair_id=j["pair_id"], region=j["region"], cohort_id=j["cohort_id"],
+                    review=kind, due_on=due_on, days_late=(today - due_on).days,
+                    referent_id=j["referent_id"]))
+    out.sort(key=lambda r: (-r.days_late, r.pair_id, r.review))
+    return OverdueReport(as_of=as_of, reviews=out)
