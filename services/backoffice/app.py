@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from services.backoffice.backend import Backend
 from services.backoffice.labels import nav_items, role_label
-from services.backoffice.pages import home, signin
+from services.backoffice.pages import dashboard, home, signin
 from services.backoffice.repository import Accounts
 from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
@@ -26,7 +26,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SIGN_IN_PATH = "/connexion"
 
 # Every area's router; each module is one area of the back-office.
-PAGE_ROUTERS = [signin.router, home.router]
+PAGE_ROUTERS = [signin.router, home.router, dashboard.router]
 
 
 def create_app(settings: Settings) -> FastAPI:
