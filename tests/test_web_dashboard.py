@@ -22,7 +22,7 @@ from services.backoffice.charts import (
 )
 from tests.conftest import eventually
 from tests.test_intake_api import person
-from tests.test_matching_api import admit, mentor
+from tests.test_matching_api import _at_least, admit, mentor, pool_size
 from tests.intake_client import token
 from tests.web import body_text, check_page, sign_in
 
@@ -120,7 +120,7 @@ def test_the_cumulative_line_stops_at_the_last_known_month_and_the_needed_pace_r
     assert needed.group(1) == points[-1].split(",")[0]  # from the last point…
     goal_y = re.search(r'class="objectif" x1="[\d.]+" y1="([\d.]+)"', svg).group(1)
     assert needed.group(4) == goal_y  # …to the goal in December 2028
-    assert float(needed.group(3)) == 720 - 24  # the right end of the axis
+    assert float(needed.group(3)) == 720 - 44  # the right end of the axis
 
 
 def test_the_y_axis_grows_past_the_goal_when_it_is_exceeded():
@@ -195,8 +195,8 @@ async def test_a_referent_sees_the_dashboard_and_its_figures_change(web_stack, p
     # Cohorte, candidatures, admis·es, binôme, actifs, terminés, arrêts, attente
     await eventually(lambda: _figures_show(page, url, "Bretagne, mars 2026",
                                            ["1", "0", "0", "0", "0", "0", "0"]))
-    await admit(intake, person(), "/applications/mentee")
-    await admit(intake, mentor(sector_expertise=["culture"]), "/applications/mentor")
+    await admit(intake, person(sector_interests=["culture"]), "/applications/mentee")
+    await admit(intake, mentor(sector_expertise=["culture"], capacity=1), "/applications/mentor")
     await eventually(lambda: _figures_show(page, url, "Bretagne, mars 2026",
                                            ["3", "2", "0", "0", "0", "0", "1"]))
     assert await _cohort_row(page, "Total") == ["3", "2", "0", "0", "0", "0", "1"]
@@ -204,8 +204,25 @@ async def test_a_referent_sees_the_dashboard_and_its_figures_change(web_stack, p
                                                                       name=re.compile("^Bretagne")))
     cells = await objectives.last.get_by_role("cell").all_inner_texts()
     assert cells[:3] == ["20", "1", "5\u202f%"]  # mentees: objective, admitted, share
+
+    # A pair: paired and active, no longer waiting; the chart's line starts.
+    matching = web_stack.api("matching", "referent", "BRE", "ref-bre-1")
+    await eventually(lambda: _at_least(pool_size(web_stack.runtimes["matching"]), 2))
+    opened = await matching.post("/staff/cohorts", json={"region": "BRE", "target_pairs": 1})
+    assert opened.status_code == 201, opened.text
+    run = await matching.post(f"/staff/cohorts/{opened.json()['cohort_id']}/proposals")
+    for proposal in run.json()["proposals"]:
+        confirmed = await matching.post(f"/staff/proposals/{proposal['match_id']}/confirm")
+        assert confirmed.status_code == 200, confirmed.text
+    await eventually(lambda: _figures_show(page, url, "Bretagne, mars 2026",
+                                           ["3", "2", "1", "1", "0", "0", "0"]))
+    assert "1 en binôme, sur un objectif de 500 jeunes" in re.sub(r"\s+", " ", await body_text(page))
+    assert await page.locator("polyline.courbe").count() == 1
+    await page.get_by_text("Les chiffres du graphique, mois par mois").click()
+    assert await _cohort_row(page, "janvier 2026") == ["1", "1"]
     await check_page(page, "tableau-de-bord-referent")
     await intake.aclose()
+    await matching.aclose()
 
 
 async def test_the_date_selector_takes_a_plain_date_and_refuses_the_future(web_stack, page_of):
@@ -253,8 +270,8 @@ async def test_a_national_admin_chooses_a_region_and_a_cohort_and_reads_it_on_a_
     assert "toutes les régions" in await body_text(page)
     await check_page(page, "tableau-de-bord-national")
 
-    await page.get_by_label("Région").select_option(label="Île-de-France")
-    await page.get_by_label("Cohorte").select_option(label="mars 2026")
+    await page.get_by_label("Région", exact=True).select_option(label="Île-de-France")
+    await page.get_by_label("Cohorte", exact=True).select_option(label="mars 2026")
     await page.get_by_role("button", name="Afficher").click()
     assert "region=IDF" in page.url and "cohort=2026-03" in page.url
     assert await _cohort_row(page, "Total") == ["1", "0", "0", "0", "0", "0", "0"]
@@ -281,7 +298,7 @@ async def test_a_breton_referent_cannot_see_ile_de_france(web_stack, page_of):
                                            ["1", "0", "0", "0", "0", "0", "0"]))
     text = await body_text(page)
     assert "Île-de-France" not in text  # neither in the tables nor in a selector
-    assert await page.get_by_label("Région").count() == 0
+    assert await page.get_by_label("Région", exact=True).count() == 0
 
     answer = await page.goto(f"{url}?region=IDF")
     assert answer.status == 403

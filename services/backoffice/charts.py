@@ -69,7 +69,7 @@ class Frame:
     width: int = 720
     height: int = 340
     left: int = 64
-    right: int = 24
+    right: int = 44  # room for the last month's name
     top: int = 24
     bottom: int = 64
 
