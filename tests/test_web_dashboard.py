@@ -5,7 +5,7 @@ programme moves, its date selector, a phone-size screenshot, and region isolatio
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -100,7 +100,8 @@ def _progress(known: list[int]) -> str:
 
 def test_the_progress_chart_has_both_axes_labelled_to_december_2028_and_0_to_500():
     svg = _progress([1, 3, 6])
-    assert svg.startswith('<svg class="graphique" role="img" aria-labelledby="c-titre c-desc"')
+    assert svg.startswith('<svg class="graphique" role="img" aria-labelledby="c-titre c-desc" '
+                          'width="640" height="340" viewBox="0 0 640 340"')
     assert '<title id="c-titre">Vers 500</title>' in svg
     assert '<desc id="c-desc">Deux axes</desc>' in svg
     assert ">Mois</text>" in svg and ">Jeunes en binôme (cumul)</text>" in svg
@@ -120,7 +121,7 @@ def test_the_cumulative_line_stops_at_the_last_known_month_and_the_needed_pace_r
     assert needed.group(1) == points[-1].split(",")[0]  # from the last point…
     goal_y = re.search(r'class="objectif" x1="[\d.]+" y1="([\d.]+)"', svg).group(1)
     assert needed.group(4) == goal_y  # …to the goal in December 2028
-    assert float(needed.group(3)) == 720 - 44  # the right end of the axis
+    assert float(needed.group(3)) == 640 - 44  # the right end of the axis
 
 
 def test_the_y_axis_grows_past_the_goal_when_it_is_exceeded():
@@ -141,8 +142,9 @@ def test_bars_scale_to_the_maximum_and_write_their_figure():
                         maximum=1.0, ticks=percent_ticks(1.0), axis_label="Part atteinte",
                         title="Objectifs", description="Par région",
                         reference=(1.0, "objectif")))
-    widths = re.findall(r'class="barre" x="230" y="\d+" width="([\d.]+)"', svg)
-    assert widths == ["190.0"]  # half of the 380 px of the axis; no bar without a figure
+    label_width = 7 * len("Île-de-France — jeunes") + 12
+    widths = re.findall(rf'class="barre" x="{label_width}" y="\d+" width="([\d.]+)"', svg)
+    assert widths == ["130.0"]  # half of the 260 px of the axis; no bar without a figure
     assert ">10 / 20 (50 %)</text>" in svg and ">—</text>" in svg
     assert ">Part atteinte</text>" in svg and ">100\u202f%</text>" in svg
     assert ">Île-de-France — jeunes</text>" in svg and 'class="reference"' in svg
@@ -160,8 +162,11 @@ def test_labels_are_escaped():
 DASHBOARD = "/tableau-de-bord"
 
 
-async def _cohort_row(page, label: str) -> list[str]:
-    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=label,
+async def _cohort_row(page, label: str, table: str = "Personnes par région et cohorte"
+                      ) -> list[str]:
+    """The figures of a row of a table (named by the start of its caption)."""
+    within = page.get_by_role("table", name=re.compile(f"^{re.escape(table)}"))
+    row = within.get_by_role("row").filter(has=page.get_by_role("rowheader", name=label,
                                                               exact=True))
     return [c.strip() for c in await row.get_by_role("cell").all_inner_texts()]
 
@@ -219,10 +224,48 @@ async def test_a_referent_sees_the_dashboard_and_its_figures_change(web_stack, p
     assert "1 en binôme, sur un objectif de 500 jeunes" in re.sub(r"\s+", " ", await body_text(page))
     assert await page.locator("polyline.courbe").count() == 1
     await page.get_by_text("Les chiffres du graphique, mois par mois").click()
-    assert await _cohort_row(page, "janvier 2026") == ["1", "1"]
+    assert await _cohort_row(page, "janvier 2026", "Jeunes mis·es en binôme") == ["1", "1"]
     await check_page(page, "tableau-de-bord-referent")
-    await intake.aclose()
-    await matching.aclose()
+
+    # The mentee found a job and ended early: a positive outcome, charted.
+    followup = web_stack.api("followup", "referent", "BRE", "ref-bre-1")
+
+    async def followed_pairs() -> list:
+        return (await followup.get("/staff/pairs")).json()
+
+    await eventually(lambda: _at_least(_count(followed_pairs()), 1))
+    pair_id = (await followed_pairs())[0]["pair_id"]
+    web_stack.clock.set(datetime(2026, 2, 2, 9, 0, tzinfo=UTC))  # the journey has begun
+    ended = await followup.post(f"/staff/pairs/{pair_id}/end", json={
+        "reason": "mentee_found_job", "ended_by": "mentee"})
+    assert ended.status_code == 200, ended.text
+    recorded = await followup.post(f"/staff/pairs/{pair_id}/outcomes", json={
+        "moment": "end", "situation": "job_or_training_in_ess", "satisfaction": 4})
+    assert recorded.status_code == 201, recorded.text
+    await eventually(lambda: _ended_early_shown(page, url))
+    row = await _cohort_row(page, "Bretagne, mars 2026")
+    assert row == ["3", "2", "1", "0", "0", "1", "0"], row
+    outcomes = page.get_by_role("img", name="Sorties positives en fin de programme et six "
+                                            "mois après")
+    await eventually(lambda: _shown(page, url, outcomes))
+    assert "100\u202f%" in await outcomes.inner_html()
+    await check_page(page, "tableau-de-bord-referent-resultats")
+    for client in (intake, matching, followup):
+        await client.aclose()
+
+
+async def _ended_early_shown(page, url: str) -> bool:
+    await page.goto(url)
+    return (await _cohort_row(page, "Total"))[5] == "1"
+
+
+async def _count(items) -> int:
+    return len(await items)
+
+
+async def _shown(page, url: str, locator) -> bool:
+    await page.goto(url)
+    return await locator.count() == 1
 
 
 async def test_the_date_selector_takes_a_plain_date_and_refuses_the_future(web_stack, page_of):

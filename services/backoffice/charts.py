@@ -15,6 +15,7 @@ from services.common.web import french_number
 
 MONTH_ABBREVIATIONS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août",
                        "sept.", "oct.", "nov.", "déc."]
+BAR_AXIS_WIDTH = 260
 INK, GRID, ACCENT, GOAL, NEEDED = "#1b1b1b", "#c8c8c8", "#00558f", "#b00020", "#8a4b00"
 
 
@@ -66,7 +67,7 @@ def labelled_months(months: Sequence[str]) -> list[str]:
 class Frame:
     """The plotting area inside the SVG's viewBox."""
 
-    width: int = 720
+    width: int = 640
     height: int = 340
     left: int = 64
     right: int = 44  # room for the last month's name
@@ -84,7 +85,8 @@ class Frame:
 
 def _open_svg(ident: str, title: str, description: str, width: int, height: int) -> list[str]:
     return [f'<svg class="graphique" role="img" aria-labelledby="{ident}-titre {ident}-desc" '
-            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            'xmlns="http://www.w3.org/2000/svg">',
             f'<title id="{ident}-titre">{escape(title)}</title>',
             f'<desc id="{ident}-desc">{escape(description)}</desc>']
 
@@ -167,8 +169,9 @@ def bar_chart(ident: str, bars: Sequence[Bar], *, maximum: float,
               description: str, reference: tuple[float, str] | None = None) -> Markup:
     """One horizontal bar per item, its label on the left and its figure on its right; the
     value axis below with its ticks and its name; an optional reference line (e.g. 100 %)."""
-    label_width, bar_height, gap, width, top = 230, 22, 10, 720, 12
-    plot_width = width - label_width - 110
+    label_width = label_width_for([bar.label for bar in bars])
+    bar_height, gap, top, plot_width = 22, 10, 12, BAR_AXIS_WIDTH
+    width = label_width + plot_width + 110  # room for the figure after a full bar
     bottom = top + len(bars) * (bar_height + gap)
     height = bottom + 52
 
@@ -201,6 +204,11 @@ def bar_chart(ident: str, bars: Sequence[Bar], *, maximum: float,
     parts.append(_text(label_width + plot_width / 2, height - 4, axis_label, size=13))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def label_width_for(labels: Sequence[str]) -> int:
+    """Room for the longest label at 13 px (about 7 px a character), within bounds."""
+    return min(320, max(100, 7 * max((len(label) for label in labels), default=0) + 12))
 
 
 def percent_ticks(maximum: float) -> list[tuple[float, str]]:
