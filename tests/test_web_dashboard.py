@@ -20,6 +20,13 @@ from services.backoffice.charts import (
     round_up,
     value_ticks,
 )
+from services.backoffice.pages.dashboard import (
+    cohort_options,
+    networking_view,
+    objectives_view,
+    outcomes_view,
+    questionnaire_label,
+)
 from tests.conftest import eventually
 from tests.test_intake_api import person
 from tests.test_matching_api import _at_least, admit, mentor, pool_size
@@ -142,7 +149,7 @@ def test_bars_scale_to_the_maximum_and_write_their_figure():
                         maximum=1.0, ticks=percent_ticks(1.0), axis_label="Part atteinte",
                         title="Objectifs", description="Par région",
                         reference=(1.0, "objectif")))
-    label_width = 7 * len("Île-de-France — jeunes") + 12
+    label_width = 8 * len("Île-de-France — jeunes") + 16
     widths = re.findall(rf'class="barre" x="{label_width}" y="\d+" width="([\d.]+)"', svg)
     assert widths == ["130.0"]  # half of the 260 px of the axis; no bar without a figure
     assert ">10 / 20 (50 %)</text>" in svg and ">—</text>" in svg
@@ -155,6 +162,75 @@ def test_labels_are_escaped():
     svg = str(bar_chart("b", [Bar("<script>", 1, "1")], maximum=1, ticks=[], axis_label="x",
                         title="a & b", description="d"))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "a &amp; b" in svg
+
+
+# --- what the page makes of the reports ----------------------------------------------------
+
+def _objective(region: str, cohort: str, admitted: int, objective: int = 20) -> dict:
+    share = admitted / objective
+    reached = {"objective": objective, "admitted": admitted, "paired": 0,
+               "admitted_share": share, "paired_share": 0.0}
+    return {"region": region, "cohort": cohort, "objectives_set": True, "mentees": reached,
+            "mentors": reached}
+
+
+OBJECTIVE_CASES = [  # given rows, the cohort chosen -> then the cohort shown, its regions
+    ([_objective("BRE", "2026-03", 5), _objective("IDF", "2026-03", 30),
+      _objective("BRE", "2026-06", 1)], "", "2026-06", ["BRE"]),
+    ([_objective("BRE", "2026-03", 5), _objective("IDF", "2026-03", 30)], "2026-03", "2026-03",
+     ["BRE", "IDF"]),
+    ([], "", "", []),
+]
+
+
+@pytest.mark.parametrize(("rows", "chosen", "cohort", "regions"), OBJECTIVE_CASES)
+def test_regions_side_by_side_for_the_chosen_or_latest_cohort(rows, chosen, cohort, regions):
+    view = objectives_view(rows, chosen)
+    assert view["cohort"] == cohort and [r["region"] for r in view["rows"]] == regions
+    if regions:
+        svg = str(view["chart"])
+        assert "Bretagne — jeunes" in svg and "Part de l&#39;objectif atteinte" in svg
+    else:
+        assert view["chart"] is None
+
+
+def test_an_objective_exceeded_widens_the_axis_past_100_percent():
+    svg = str(objectives_view([_objective("IDF", "2026-03", 30)], "")["chart"])
+    assert ">150\u202f%</text>" in svg and ">30 / 20 (150\u202f%)</text>" in svg
+
+
+def test_cohort_options_are_the_programme_cohorts_in_french():
+    options = cohort_options("", [{"cohort": "2029-03"}, {"cohort": "inconnue"}])
+    assert options[0] == ("2026-03", "mars 2026") and options[-1] == ("2029-03", "mars 2029")
+    assert len(options) == 13 and ("2028-12", "décembre 2028") in options
+
+
+@pytest.mark.parametrize(("key", "label"), [
+    ("mentee:end_of_programme", "Mentoré·e — Questionnaire de fin de programme"),
+    ("mentor:post_programme", "Mentor — Questionnaire à six mois"),
+    ("outcome:end_of_programme",
+     "Situation relevée par le ou la référent·e — Questionnaire de fin de programme"),
+])
+def test_rating_sources_are_named_in_french(key, label):
+    assert questionnaire_label(key) == label
+
+
+def test_outcomes_become_charts_and_networking_figures_add_up():
+    row = {"region": "BRE", "cohort": "2026-03", "positive_rate_end": 0.5,
+           "positive_rate_six_months": None, "satisfaction_end": 4.25,
+           "satisfaction_six_months": None,
+           "indicators": {"mentee:end_of_programme": {"self_confidence": 3.5}}}
+    view = outcomes_view([row])
+    rates, satisfaction = (str(chart) for chart in view["charts"])
+    assert ">Bretagne, mars 2026 — fin</text>" in rates and ">50\u202f%</text>" in rates
+    assert ">4,2</text>" in satisfaction or ">4,3</text>" in satisfaction
+    assert view["indicators"][0]["items"] == [("Confiance en soi", 3.5)]
+    assert outcomes_view([]) == {"rows": [], "charts": []}
+    events = [{"kind": "workshop", "registered": 4, "attended": 3},
+              {"kind": "workshop", "registered": 2, "attended": 0}]
+    figures = networking_view({"events": events, "registered": 6, "attended": 3})
+    assert figures["rate"] == 0.5 and figures["by_kind"] == [
+        ("Atelier", {"events": 2, "registered": 6, "attended": 3})]
 
 
 # --- the page in a browser ------------------------------------------------------------------
@@ -221,7 +297,8 @@ async def test_a_referent_sees_the_dashboard_and_its_figures_change(web_stack, p
         assert confirmed.status_code == 200, confirmed.text
     await eventually(lambda: _figures_show(page, url, "Bretagne, mars 2026",
                                            ["3", "2", "1", "1", "0", "0", "0"]))
-    assert "1 en binôme, sur un objectif de 500 jeunes" in re.sub(r"\s+", " ", await body_text(page))
+    text = re.sub(r"\s+", " ", await body_text(page))
+    assert "1 en binôme, sur un objectif de 500 jeunes" in text
     assert await page.locator("polyline.courbe").count() == 1
     await page.get_by_text("Les chiffres du graphique, mois par mois").click()
     assert await _cohort_row(page, "janvier 2026", "Jeunes mis·es en binôme") == ["1", "1"]

@@ -207,8 +207,8 @@ def bar_chart(ident: str, bars: Sequence[Bar], *, maximum: float,
 
 
 def label_width_for(labels: Sequence[str]) -> int:
-    """Room for the longest label at 13 px (about 7 px a character), within bounds."""
-    return min(320, max(100, 7 * max((len(label) for label in labels), default=0) + 12))
+    """Room for the longest label at 13 px (at most 8 px a character), within bounds."""
+    return min(340, max(100, 8 * max((len(label) for label in labels), default=0) + 16))
 
 
 def percent_ticks(maximum: float) -> list[tuple[float, str]]:

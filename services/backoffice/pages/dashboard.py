@@ -8,6 +8,7 @@ page) and checks the date (a future or malformed one comes back next to the fiel
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +133,11 @@ def cohort_options(chosen: str, seen: list[dict[str, Any]]) -> list[tuple[str, s
     return [(month, french_month(month)) for month in sorted(months)]
 
 
+def french(labels: Mapping[Any, str], code: str) -> str:
+    """A closed vocabulary's French label (its members are strings), else the code itself."""
+    return labels.get(code, code)
+
+
 def count(counts: dict[str, int], counters: tuple[str, ...]) -> int:
     return sum(counts.get(counter, 0) for counter in counters)
 
@@ -183,11 +189,16 @@ def progress_view(progress: dict[str, Any]) -> dict[str, Any]:
 
 # --- outcomes and impact ----------------------------------------------------------------------
 
+# Reporting keys ratings by "<respondent>:<questionnaire kind>"; "outcome" is the situation
+# recorded by the referent (with the mentee's satisfaction), not a questionnaire's respondent.
+RATING_SOURCE_LABELS = {**RESPONDENT_LABELS, "outcome": "Situation relevée par le ou la "
+                        "référent·e"}
+
+
 def questionnaire_label(key: str) -> str:
     """« Mentoré·e — Questionnaire de fin de programme » from ``mentee:end_of_programme``."""
-    respondent, _, kind = key.partition(":")
-    return (f"{RESPONDENT_LABELS.get(respondent, respondent)} — "  # type: ignore[call-overload]
-            f"{QUESTIONNAIRE_KIND_LABELS.get(kind, kind)}")  # type: ignore[call-overload]
+    source, _, kind = key.partition(":")
+    return f"{french(RATING_SOURCE_LABELS, source)} — {french(QUESTIONNAIRE_KIND_LABELS, kind)}"
 
 
 def outcomes_view(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -217,8 +228,7 @@ def outcomes_view(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for index, (r, key, means) in enumerate(
             (r, key, means) for r in rows for key, means in r["indicators"].items()):
         label = f"{questionnaire_label(key)} ({place(r['region'], r['cohort'])})"
-        items = [(IMPACT_INDICATOR_LABELS.get(name, name), mean)  # type: ignore[call-overload]
-                 for name, mean in means.items()]
+        items = [(french(IMPACT_INDICATOR_LABELS, name), mean) for name, mean in means.items()]
         indicators.append({"label": label, "items": items, "chart": bar_chart(
             f"graphique-indicateurs-{index}",
             [Bar(name, mean, french_number(mean, 1)) for name, mean in items],
@@ -234,7 +244,7 @@ def outcomes_view(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def networking_view(networking: dict[str, Any]) -> dict[str, Any]:
     by_kind: dict[str, dict[str, int]] = {}
     for event in networking["events"]:
-        kind = NETWORKING_EVENT_KIND_LABELS.get(event["kind"], event["kind"] or "—")  # type: ignore[call-overload]
+        kind = french(NETWORKING_EVENT_KIND_LABELS, event["kind"] or "—")
         figures = by_kind.setdefault(kind, {"events": 0, "registered": 0, "attended": 0})
         figures["events"] += 1
         figures["registered"] += event["registered"]
@@ -247,4 +257,4 @@ def networking_view(networking: dict[str, Any]) -> dict[str, Any]:
 
 
 def review_label(kind: str) -> str:
-    return REVIEW_KIND_LABELS.get(kind, kind)  # type: ignore[call-overload]
+    return french(REVIEW_KIND_LABELS, kind)
