@@ -146,6 +146,7 @@ async def test_the_dashboard_renders_in_chromium(settings, nats_url, clock, tmp_
         assert dom.count("<svg") >= 4 and 'class="courbe"' in dom
         assert "en retard : 2" in dom and "fait : 3" in dom  # review status, in the chart
         assert "Candidatures de jeunes" in dom and "objectif : 500 jeunes fin 2028" in dom
+        assert ">2028</text>" in dom and "Rythme depuis le début" in dom  # axis to 2028
 
         width, height, ink = png_ink(shot.read_bytes())
         assert (width, height) == (1280, 1400)

@@ -114,6 +114,16 @@ OBJECTIVE_CASES = {
     "a region asked": (
         [*IN_IDF, *IN_BRE], {"region": "IDF"},
         [("IDF", "2026-12", True, (10, 1, 1), (4, 1, 1))]),
+    "the cohort recruiting now is shown too": (
+        [*IN_IDF], {"current": "2027-03"},
+        [("BRE", "2026-12", False, (20, 0, 0), (20, 0, 0)),
+         ("IDF", "2026-12", True, (10, 1, 1), (4, 1, 1)),
+         ("BRE", "2027-03", False, (20, 0, 0), (20, 0, 0)),
+         ("IDF", "2027-03", True, (10, 0, 0), (4, 0, 0))]),
+    "applications alone (a region not served yet) are no participation": (
+        [*IN_IDF, ev(received(MENTEE_3), "COR")], {},
+        [("BRE", "2026-12", False, (20, 0, 0), (20, 0, 0)),
+         ("IDF", "2026-12", True, (10, 1, 1), (4, 1, 1))]),
 }
 
 
@@ -179,8 +189,9 @@ OVERDUE_CASES = {
 @pytest.mark.parametrize(("asked", "expected"), OVERDUE_CASES.values(), ids=OVERDUE_CASES.keys())
 def test_overdue_reviews_as_a_list(asked, expected):
     report = queries.overdue_report(fold(OVERDUE), today=date(2026, 11, 29), **asked)
-    assert [(r.pair_id, r.region, r.cohort_id, r.review, r.due_on, r.days_late, r.referent_id)
+    assert [(r.pair_id, r.region, r.cohort_id, r.review, r.due_on, r.days_late, r.referent)
             for r in report.reviews] == expected
+    assert all(r.cohort == "2026-03" for r in report.reviews)
 
 
 # --- toward 500 by the end of 2028 ---------------------------------------------------------------
@@ -272,10 +283,14 @@ async def test_the_staff_views_over_http(settings, nats_url):
         assert rows["BRE"]["objectives_set"] is False
         assert rows["BRE"]["mentees"]["objective"] == settings.objective_mentees
         mine = await client.get("/reports/objectives", headers=BRE)
-        assert {r["region"] for r in mine.json()["rows"]} == {"BRE"}
+        # nothing admitted in BRE yet: the cohort recruiting now, with the defaults
+        assert [(r["region"], r["cohort"]) for r in mine.json()["rows"]] == [("BRE", "2027-03")]
+        every = await client.get("/reports/objectives", headers=NATIONAL)
+        assert [(r["region"], r["cohort"]) for r in every.json()["rows"]] == [
+            ("BRE", "2026-12"), ("IDF", "2026-12"), ("BRE", "2027-03"), ("IDF", "2027-03")]
 
         overdue = await client.get("/reports/reviews/overdue", headers=NATIONAL)
-        assert [(r["pair_id"], r["days_late"], r["review"], r["referent_id"])
+        assert [(r["pair_id"], r["days_late"], r["review"], r["referent"])
                 for r in overdue.json()["reviews"]] == [(str(P1), 89, "intermediate", "ref-1"),
                                                        (str(P5), 59, "intermediate", "ref-1")]
         # As of a day: the end of that day in Paris; BRE's review was not late yet.

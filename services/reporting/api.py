@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
+from events.vocabulary import joinable_cohort
 from services.common.api import error_body
 from services.common.auth import Principal, require_region, staff, visible_regions
 from services.common.runtime import runtime_of
@@ -165,7 +166,8 @@ async def objectives(request: Request, principal: Reader, region: Region = None,
     return queries.objectives_report(
         view, default_mentees=settings.objective_mentees,
         default_mentors=settings.objective_mentors, served=settings.served_region_codes(),
-        regions=regions, region=region, cohort=cohort, as_of=as_of)
+        current=joinable_cohort(day_of(request, as_of)), regions=regions, region=region,
+        cohort=cohort, as_of=as_of)
 
 
 @router.get("/reviews/overdue", summary="Bilans en retard, les plus en retard d'abord")

@@ -69,42 +69,67 @@ def _bars(items: list[tuple[str, int]], colour: str, title: str) -> str:
 
 
 def _progress(report: queries.ProgressReport) -> str:
-    width, height, pad = 640, 260, 40
-    months = list(report.by_month)
-    cumulative, total = [], 0
-    for month in months:
-        total += report.by_month[month]
-        cumulative.append(total)
+    """The cumulative count month by month on an axis running to December 2028, the goal, and
+    the projection at the current pace from the last month known to the deadline."""
+    width, height, left, right, top_pad, bottom = 680, 280, 56, 24, 20, 44
+    months = report.months
+    known = [(i, m.cumulative) for i, m in enumerate(months) if m.cumulative is not None]
     top = max(report.goal, int(report.projected_by_deadline), 1)
+    top = -(-top // 100) * 100  # rounded up to a hundred: round ticks
     span = max(len(months) - 1, 1)
 
-    def y(value: float) -> float:
-        return height - pad - (height - 2 * pad) * value / top
+    def x(index: float) -> float:
+        return left + (width - left - right) * index / span
 
-    points = " ".join(f"{pad + (width - 2 * pad) * i / span:.0f},{y(v):.0f}"
-                      for i, v in enumerate(cumulative))
-    goal_y = y(report.goal)
+    def y(value: float) -> float:
+        return height - bottom - (height - bottom - top_pad) * value / top
+
     parts = [f'<svg role="img" aria-label="Progression vers l\'objectif" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
-             'stroke="#555"/>',
-             f'<line x1="{pad}" y1="{goal_y:.0f}" x2="{width - pad}" y2="{goal_y:.0f}" '
-             'stroke="#c62828" stroke-dasharray="6 4"/>',
-             f'<text x="{width - pad}" y="{goal_y - 6:.0f}" text-anchor="end" font-size="13" '
-             f'fill="#c62828">objectif : {report.goal} jeunes fin 2028</text>',
-             f'<line x1="{pad}" y1="{y(report.projected_by_deadline):.0f}" x2="{width - pad}" '
-             f'y2="{y(report.projected_by_deadline):.0f}" stroke="#1565c0" stroke-dasharray="2 4"/>',
-             f'<text x="{width - pad}" y="{y(report.projected_by_deadline) + 16:.0f}" '
-             'text-anchor="end" font-size="13" fill="#1565c0">projection au rythme actuel : '
-             f'{report.projected_by_deadline:.0f}</text>']
-    if cumulative:
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" '
+             f'y2="{height - bottom}" stroke="#555"/>',
+             f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{height - bottom}" '
+             'stroke="#555"/>']
+    for value in range(0, top + 1, max(100, top // 5)):  # the vertical axis: people
+        parts.append(f'<text x="{left - 6}" y="{y(value) + 4:.0f}" text-anchor="end" '
+                     f'font-size="12">{value}</text>')
+    for i, month in enumerate(months):  # the horizontal axis: each January, and the first month
+        # the first month unless a January follows too closely for both labels
+        if month.month.endswith("-01") or (i == 0 and int(month.month[5:7]) <= 9):
+            label = month.month[:4] if month.month.endswith("-01") else _month_label(month.month)
+            parts.append(f'<line x1="{x(i):.0f}" y1="{height - bottom}" x2="{x(i):.0f}" '
+                         f'y2="{height - bottom + 5}" stroke="#555"/>'
+                         f'<text x="{x(i):.0f}" y="{height - bottom + 20}" text-anchor="middle" '
+                         f'font-size="12">{label}</text>')
+    goal_y = y(report.goal)
+    parts.append(f'<line x1="{left}" y1="{goal_y:.0f}" x2="{width - right}" y2="{goal_y:.0f}" '
+                 'stroke="#c62828" stroke-dasharray="6 4"/>'
+                 f'<text x="{width - right}" y="{goal_y - 6:.0f}" text-anchor="end" font-size="13" '
+                 f'fill="#c62828">objectif : {report.goal} jeunes fin 2028</text>')
+    if known:
+        last_i, last_value = known[-1]
+        end_y = y(report.projected_by_deadline)
+        # the label under the line, or above it when the line runs along the axis
+        label_y = end_y + 16 if end_y + 16 < height - bottom - 4 else end_y - 8
+        parts.append(f'<line x1="{x(last_i):.0f}" y1="{y(last_value):.0f}" '
+                     f'x2="{x(len(months) - 1):.0f}" y2="{end_y:.0f}" stroke="#1565c0" '
+                     'stroke-dasharray="2 4"/>'
+                     f'<text x="{width - right}" y="{label_y:.0f}" text-anchor="end" '
+                     'font-size="13" fill="#1565c0">projection au rythme actuel : '
+                     f'{report.projected_by_deadline:.0f}</text>')
+        points = " ".join(f"{x(i):.0f},{y(v):.0f}" for i, v in known)
         parts.append(f'<polyline class="courbe" points="{points}" fill="none" stroke="#2e7d32" '
                      'stroke-width="4"/>')
-        parts.append(f'<text x="{pad}" y="{height - 12}" font-size="12">{months[0]}</text>')
-        parts.append(f'<text x="{width - pad}" y="{height - 12}" text-anchor="end" '
-                     f'font-size="12">{months[-1]}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+          "nov.", "déc.")
+
+
+def _month_label(month: str) -> str:
+    return f"{MONTHS[int(month[5:7]) - 1]} {month[:4]}"
 
 
 def _reviews(report: queries.JourneyReport) -> str:
@@ -138,6 +163,16 @@ def _reviews(report: queries.JourneyReport) -> str:
         legend_x += 95
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+def _needed(progress: queries.ProgressReport) -> str:
+    if progress.pace_needed_per_month is None:
+        return "échéance passée"
+    return f"{_number(progress.pace_needed_per_month)} jeune(s) par mois"
 
 
 def _percent(value: float | None) -> str:
@@ -200,7 +235,8 @@ section {{ background: #fff; padding: 8px 16px 16px; box-shadow: 0 1px 3px rgba(
 <p>Motifs d'arrêt anticipé :</p><ul>{reasons}</ul></section>
 <section id="objectif"><h2>Progression vers {progress.goal} jeunes accompagnés en 2028</h2>
 {_progress(progress)}
-<p>Rythme actuel : {progress.monthly_pace:.1f} jeune(s) par mois ; {progress.months_left} mois
+<p>Rythme depuis le début : {_number(progress.pace_so_far_per_month)} jeune(s) par mois ;
+rythme nécessaire pour l'objectif : {_needed(progress)} ; {progress.months_left} mois
 restants.</p></section>
 <section id="bilans"><h2>État des bilans des binômes</h2>
 {_reviews(journeys)}

@@ -469,19 +469,22 @@ def _reached(objective: int, admitted: int, paired: int) -> Objective:
 
 
 def objectives_report(view: View, *, default_mentees: int, default_mentors: int,
-                      served: Iterable[str] = (), regions: set[str] | None = None,
-                      region: str | None = None, cohort: str | None = None,
-                      as_of: datetime | None = None) -> ObjectivesReport:
-    """Each visible region (served, or with figures or objectives) for each cohort seen in the
-    scope. A region's objectives for a cohort are the last ones set for that cohort or, failing
+                      served: Iterable[str] = (), current: str | None = None,
+                      regions: set[str] | None = None, region: str | None = None,
+                      cohort: str | None = None, as_of: datetime | None = None
+                      ) -> ObjectivesReport:
+    """Each visible region (served, or with objectives set or people admitted) for each cohort
+    seen in the scope and the ``current`` one (recruiting now). A region's objectives for a cohort are the last ones set for that cohort or, failing
     that, for the latest earlier one (they stay until changed, as in intake's routing); none:
     the configured defaults. Reached: the funnel's admitted and paired, all channels."""
     reached: dict[tuple[str, str], dict[str, int]] = {}
     for r in view.funnel.values():
-        if _visible(r, regions, region) and r["cohort"] != UNKNOWN_COHORT:
-            _add(reached.setdefault((r["region"], r["cohort"]), {}),
-                 {c: r.get(c, 0) for c in ("admitted_mentees", "admitted_mentors", "paired",
-                                          "paired_mentors")})
+        counts = {c: r.get(c, 0) for c in ("admitted_mentees", "admitted_mentors", "paired",
+                                           "paired_mentors")}
+        # a row of applications only (e.g. a waiting list) reaches nothing: not a participant
+        if _visible(r, regions, region) and r["cohort"] != UNKNOWN_COHORT and any(
+                counts.values()):
+            _add(reached.setdefault((r["region"], r["cohort"]), {}), counts)
     set_for: dict[str, list[Row]] = {}
     for o in view.objectives.values():
         if _visible(o, regions, region):
@@ -490,7 +493,8 @@ def objectives_report(view: View, *, default_mentees: int, default_mentors: int,
                       and (region is None or r == region)}
                      | {k[0] for k in reached} | set(set_for))
     cohorts = ({cohort} if cohort is not None else
-               {k[1] for k in reached} | {o["cohort"] for os in set_for.values() for o in os})
+               {k[1] for k in reached} | {o["cohort"] for os in set_for.values() for o in os}
+               | ({current} if current else set()))
     rows = []
     for month in sorted(cohorts):
         for code in sorted(shown_regions):
@@ -513,12 +517,13 @@ def objectives_report(view: View, *, default_mentees: int, default_mentors: int,
 class OverdueReview(_Answer):
     pair_id: str
     region: str | None
-    cohort_id: str | None = Field(description="cohorte du binôme, ex. IDF-2026-03")
+    cohort: str | None = Field(description="cohorte du binôme (mois de démarrage), ex. 2026-03")
+    cohort_id: str | None = Field(description="identifiant de la cohorte, ex. IDF-2026-03")
     review: str = Field(description="intermediate (bilan intermédiaire) ou final")
     due_on: date
     days_late: int = Field(description="jours écoulés depuis l'échéance du bilan")
-    referent_id: str | None = Field(description="identifiant du ou de la référent·e qui suit "
-                                    "le binôme (null : pas encore désigné·e)")
+    referent: str | None = Field(description="identifiant (sujet du jeton) du ou de la "
+                                 "référent·e qui suit le binôme maintenant (null : aucun·e)")
 
 
 class OverdueReport(_Answer):
@@ -539,8 +544,9 @@ def overdue_report(view: View, *, today: date, regions: set[str] | None = None,
             if review["status"] == "overdue" and review["due_on"]:
                 due_on = date.fromisoformat(review["due_on"])
                 out.append(OverdueReview(
-                    pair_id=j["pair_id"], region=j["region"], cohort_id=j["cohort_id"],
-                    review=kind, due_on=due_on, days_late=(today - due_on).days,
-                    referent_id=j["referent_id"]))
+                    pair_id=j["pair_id"], region=j["region"],
+                    cohort=j["cohort_id"][4:] if j["cohort_id"] else None,
+                    cohort_id=j["cohort_id"], review=kind, due_on=due_on,
+                    days_late=(today - due_on).days, referent=j["referent_id"]))
     out.sort(key=lambda r: (-r.days_late, r.pair_id, r.review))
     return OverdueReport(as_of=as_of, reviews=out)
