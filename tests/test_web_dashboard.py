@@ -287,14 +287,7 @@ async def test_a_referent_sees_the_dashboard_and_its_figures_change(web_stack, p
     assert cells[:3] == ["20", "1", "5\u202f%"]  # mentees: objective, admitted, share
 
     # A pair: paired and active, no longer waiting; the chart's line starts.
-    matching = web_stack.api("matching", "referent", "BRE", "ref-bre-1")
-    await eventually(lambda: _at_least(pool_size(web_stack.runtimes["matching"]), 2))
-    opened = await matching.post("/staff/cohorts", json={"region": "BRE", "target_pairs": 1})
-    assert opened.status_code == 201, opened.text
-    run = await matching.post(f"/staff/cohorts/{opened.json()['cohort_id']}/proposals")
-    for proposal in run.json()["proposals"]:
-        confirmed = await matching.post(f"/staff/proposals/{proposal['match_id']}/confirm")
-        assert confirmed.status_code == 200, confirmed.text
+    await _pair_the_admitted(web_stack)
     await eventually(lambda: _figures_show(page, url, "Bretagne, mars 2026",
                                            ["3", "2", "1", "1", "0", "0", "0"]))
     text = re.sub(r"\s+", " ", await body_text(page))
@@ -306,12 +299,7 @@ async def test_a_referent_sees_the_dashboard_and_its_figures_change(web_stack, p
 
     # The mentee found a job and ended early: a positive outcome, charted.
     followup = web_stack.api("followup", "referent", "BRE", "ref-bre-1")
-
-    async def followed_pairs() -> list:
-        return (await followup.get("/staff/pairs")).json()
-
-    await eventually(lambda: _at_least(_count(followed_pairs()), 1))
-    pair_id = (await followed_pairs())[0]["pair_id"]
+    pair_id = await _followed_pair(followup)
     web_stack.clock.set(datetime(2026, 2, 2, 9, 0, tzinfo=UTC))  # the journey has begun
     ended = await followup.post(f"/staff/pairs/{pair_id}/end", json={
         "reason": "mentee_found_job", "ended_by": "mentee"})
@@ -327,8 +315,30 @@ async def test_a_referent_sees_the_dashboard_and_its_figures_change(web_stack, p
     await eventually(lambda: _shown(page, url, outcomes))
     assert "100\u202f%" in await outcomes.inner_html()
     await check_page(page, "tableau-de-bord-referent-resultats")
-    for client in (intake, matching, followup):
+    for client in (intake, followup):
         await client.aclose()
+
+
+async def _pair_the_admitted(web_stack) -> None:
+    """Through matching's API: open Bretagne's cohort, confirm every proposal."""
+    async with web_stack.api("matching", "referent", "BRE", "ref-bre-1") as matching:
+        await eventually(lambda: _at_least(pool_size(web_stack.runtimes["matching"]), 2))
+        opened = await matching.post("/staff/cohorts", json={"region": "BRE",
+                                                             "target_pairs": 1})
+        assert opened.status_code == 201, opened.text
+        run = await matching.post(f"/staff/cohorts/{opened.json()['cohort_id']}/proposals")
+        for proposal in run.json()["proposals"]:
+            confirmed = await matching.post(f"/staff/proposals/{proposal['match_id']}/confirm")
+            assert confirmed.status_code == 200, confirmed.text
+
+
+async def _followed_pair(followup) -> str:
+    """The id of the one pair followup follows (once it has planned it)."""
+    async def followed_pairs() -> list:
+        return (await followup.get("/staff/pairs")).json()
+
+    await eventually(lambda: _at_least(_count(followed_pairs()), 1))
+    return (await followed_pairs())[0]["pair_id"]
 
 
 async def _ended_early_shown(page, url: str) -> bool:
@@ -425,3 +435,35 @@ async def test_a_breton_referent_cannot_see_ile_de_france(web_stack, page_of):
     assert "Accès refusé" in await body_text(page)
     await check_page(page, "tableau-de-bord-autre-region")
     await intake.aclose()
+
+
+async def test_overdue_reviews_are_listed_with_links_to_their_pair(web_stack, page_of):
+    email = await web_stack.staff("referente@cress-bre.example", "referent", "BRE")
+    async with web_stack.api("intake", "referent", "BRE", "ref-bre-1") as intake:
+        await admit(intake, person(sector_interests=["culture"]), "/applications/mentee")
+        await admit(intake, mentor(sector_expertise=["culture"], capacity=1),
+                    "/applications/mentor")
+    await _pair_the_admitted(web_stack)
+    async with web_stack.api("followup", "referent", "BRE", "ref-bre-1") as followup:
+        pair_id = await _followed_pair(followup)
+    # Months later, the intermediate review was never held: followup's own loop marks it
+    # overdue after the grace period.
+    followup_loop = web_stack.runtimes["followup"].state["followup"]
+    # Due on 1 September (month 6 of the March cohort), overdue 30 days later.
+    for month, day in ((9, 2), (10, 5)):
+        web_stack.clock.set(datetime(2026, month, day, 9, 0, tzinfo=UTC))
+        while await followup_loop.fire_due():  # what its loop does, at once
+            pass
+    async with web_stack.api("reporting", "referent", "BRE", "ref-bre-1") as reporting:
+        async def listed() -> list:
+            return (await reporting.get("/reports/reviews/overdue")).json()["reviews"]
+
+        await eventually(listed)
+    page = await page_of()
+    await sign_in(page, web_stack, email)
+    link = page.get_by_role("link", name=re.compile(r"^Binôme BRE-2026-03"))
+    await eventually(lambda: _shown(page, web_stack.backoffice + DASHBOARD, link))
+    assert await link.get_attribute("href") == f"/binomes/{pair_id}"
+    item = await page.get_by_role("listitem").filter(has=link).inner_text()
+    assert "bilan intermédiaire prévu le" in item and re.search(r"\d+ jours de retard", item)
+    await check_page(page, "tableau-de-bord-bilans-en-retard")
