@@ -19,6 +19,7 @@ from services.backoffice.labels import nav_items, role_label
 from services.backoffice.pages import (
     applications,
     cohorts,
+    dashboard,
     events,
     home,
     pairs,
@@ -38,7 +39,8 @@ SIGN_IN_PATH = "/connexion"
 
 # Every area's router; each module is one area of the back-office.
 PAGE_ROUTERS = [signin.router, home.router, applications.router, persons.router,
-                regions.router, cohorts.router, pool.router, pairs.router, events.router]
+                regions.router, cohorts.router, pool.router, pairs.router, events.router,
+                dashboard.router]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
