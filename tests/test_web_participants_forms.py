@@ -275,3 +275,25 @@ async def test_the_rate_limit_counts_the_forwarded_person_not_our_server(setting
         assert await apply("198.51.100.1") == 201  # someone else behind the same server
         assert await apply("192.0.2.10", forged=True) == 201  # the socket's own bucket…
         assert await apply("192.0.2.11", forged=True) == 429  # …which a forger cannot leave
+
+
+def test_intake_error_fields_map_to_the_form_fields():
+    from services.participants.pages.applications import FORMS, form_field
+
+    given_then = [
+        ("email", "email"), ("availability.0", "availability"),
+        ("young_person.birth_date", "birth_date"), ("young_person.sector_interests.2",
+                                                    "sector_interests"),
+        ("referrer.kind", "referrer_kind"), ("referrer.email", "referrer_email"),
+        ("Idempotency-Key", "Idempotency-Key"), (None, ""), ("", ""),
+    ]
+    for api_field, expected in given_then:
+        assert form_field(api_field) == expected, api_field
+    referral = FORMS["orientation"].body({
+        "referrer_kind": "teacher", "referrer_first_name": "Ana", "email": "a@b.fr",
+        "availability": ["weekend"], "consent_data_processing": "oui", "capacity": "2"})
+    assert referral == {"referrer": {"kind": "teacher", "first_name": "Ana"},
+                        "young_person": {"email": "a@b.fr", "availability": ["weekend"],
+                                         "remote_ok": False, "consent_data_processing": True}}
+    mentor = FORMS["mentor"].body({"years_in_ess": "5", "capacity": "deux"})
+    assert mentor["years_in_ess"] == 5 and mentor["capacity"] == "deux"  # intake says why

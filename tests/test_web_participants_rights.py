@@ -175,3 +175,18 @@ async def test_an_expired_link_says_to_ask_again(web_stack, page_of):
                  get_clock().now())
     response = await page.goto(f"{web_stack.participants}/mes-donnees/acces/{other}")
     assert response.status == 400
+
+
+async def test_asking_for_links_is_rate_limited_per_address(web_stack):
+    import httpx
+
+    web_stack.settings.__dict__.update(public_rate_per_minute=1, public_rate_burst=2)
+    try:
+        async with httpx.AsyncClient(base_url=web_stack.participants) as client:
+            answers = [await client.post("/mes-donnees", data={
+                "email": f"personne.{n}@example.org"}) for n in range(3)]
+    finally:
+        web_stack.settings.__dict__.update(public_rate_per_minute=0, public_rate_burst=10)
+    assert [a.status_code for a in answers] == [303, 303, 429]
+    assert "Trop de demandes" in answers[2].text and "text/html" in answers[2].headers[
+        "content-type"]

@@ -37,6 +37,7 @@ from events.vocabulary import (
 from services.backoffice.pages.forms import form_values
 from services.common.auth import StaffRole, issue_token
 from services.common.clock import get_clock
+from services.common.limits import TokenBuckets
 from services.common.links import (
     DEFAULT_VALIDITY,
     ExpiredLink,
@@ -175,8 +176,23 @@ async def ask_form(request: Request) -> Response:
     return _page(request, "demande.html", {"title": "Mes données", "values": {}, "errors": {}})
 
 
+def _throttle(request: Request) -> None:
+    """Each request may send an e-mail: the public forms' rate per address applies."""
+    settings = request.app.state.settings
+    if settings.public_rate_per_minute <= 0:
+        return
+    buckets = getattr(request.app.state, "data_request_buckets", None)
+    if buckets is None:
+        buckets = request.app.state.data_request_buckets = TokenBuckets(
+            settings.public_rate_per_minute, settings.public_rate_burst)
+    if buckets.take(request.client.host if request.client else "unknown") > 0:
+        raise PageError(429, "Trop de demandes", "Trop de demandes depuis votre connexion en "
+                        "peu de temps. Patientez quelques minutes puis réessayez.")
+
+
 @router.post("/mes-donnees")
 async def ask(request: Request) -> Response:
+    _throttle(request)
     values = await form_values(request)
     email = values.get("email", "")
     if not email or "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
