@@ -48,7 +48,7 @@ from services.common.links import (
     seal,
 )
 from services.common.mail import MailError, build_message, send
-from services.common.web import PageError, french_datetime
+from services.common.web import PageError, french_date, french_datetime
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -262,10 +262,17 @@ ANSWER_LABELS = {"role": "Rôle", "channel": "Canal de recrutement", "departemen
                  "capacity": "Nombre de jeunes", "referrer_kind": "Inscrit·e par"}
 
 
+def _identity_value(field: str, value: Any) -> str:
+    if field == "birth_date":
+        return french_date(value)
+    if isinstance(value, dict):  # a referrer: kind, name, contact
+        return ", ".join(f"{IDENTITY_LABELS.get(k, k)} : {v}" for k, v in value.items() if v)
+    return str(value)
+
+
 def _view(data: dict[str, Any]) -> dict[str, Any]:
-    identity = [(IDENTITY_LABELS.get(k, k), v if not isinstance(v, dict) else ", ".join(
-        f"{IDENTITY_LABELS.get(a, a)} : {b}" for a, b in v.items() if b))
-        for k, v in data["identity"].items() if v not in (None, "", [])]
+    identity = [(IDENTITY_LABELS.get(k, k), _identity_value(k, v))
+                for k, v in data["identity"].items() if v not in (None, "", [])]
     applications = []
     for entry in data["applications"]:
         answers = [(ANSWER_LABELS[k], _answer_label(k, v)) for k, v in
