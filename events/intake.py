@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from events import intake_v1  # noqa: F401  (frozen v1 shapes, kept to read old events)
 from events.base import EventData, Service, upcaster
 from events.vocabulary import (
     DISTINCT,
@@ -188,13 +189,19 @@ class CandidateDeclined(EventData, service=Service.intake):
     reason: CandidateDeclineReason
 
 
-class ApplicationWithdrawn(EventData, service=Service.intake):
-    """An applicant left the programme before being paired (or was withdrawn for no response)."""
+class ApplicationWithdrawn(EventData, service=Service.intake, version=2):
+    """An applicant left the programme before being paired (or was withdrawn for no response;
+    v2: or withdrew their consent themselves, reason ``consent_withdrawn``)."""
 
     application_id: UUID
     person_id: UUID
     role: Role
     reason: WithdrawalReason
+
+
+@upcaster("ApplicationWithdrawn", from_version=1)
+def _application_withdrawn_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return data  # v2 only adds a reason: every v1 payload is a valid v2 one
 
 
 class PersonErased(EventData, service=Service.intake):

@@ -412,6 +412,7 @@ class WithdrawalReason(StrEnum):
     unavailable = "unavailable"
     no_response = "no_response"
     other = "other"
+    consent_withdrawn = "consent_withdrawn"  # the person withdrew their consent (self-service)
 
 
 WITHDRAWAL_REASON_LABELS = {
@@ -420,6 +421,7 @@ WITHDRAWAL_REASON_LABELS = {
     WithdrawalReason.unavailable: "Indisponible",
     WithdrawalReason.no_response: "Sans nouvelles",
     WithdrawalReason.other: "Autre motif",
+    WithdrawalReason.consent_withdrawn: "Consentement retiré par la personne",
 }
 
 # --- matching -------------------------------------------------------------------------------

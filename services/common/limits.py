@@ -8,6 +8,9 @@ its bucket refills gets 429 ``rate_limited`` with ``Retry-After``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import json
 import math
 import time
@@ -15,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from starlette.middleware.cors import CORSMiddleware
 
 from services.common.api import error_body
 
@@ -121,19 +126,58 @@ class TokenBuckets:
         return (1 - bucket.tokens) / self.rate
 
 
+# Our own web services (the participants' forms) post on behalf of a person: they name the
+# person's address in this header, with a proof only a holder of SUCCESS_AUTH_SECRET can make.
+FORWARDED_CLIENT_HEADER = "Success-Client-Address"
+FORWARDING_PROOF_HEADER = "Success-Forwarding-Proof"
+
+
+def forwarding_proof(secret: str, address: str) -> str:
+    """The proof that ``address`` was named by one of our services (HMAC of the address, so
+    a leaked proof only ever vouches for that same address)."""
+    key = hashlib.sha256(b"succes client address forwarding v1" + secret.encode()).digest()
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
+
+
+def forwarded_client_headers(secret: str, address: str | None) -> dict[str, str]:
+    """Headers a service of ours adds when it calls a public endpoint for a person."""
+    if not address:
+        return {}
+    return {FORWARDED_CLIENT_HEADER: address,
+            FORWARDING_PROOF_HEADER: forwarding_proof(secret, address)}
+
+
+def client_address(scope: Scope, secret: str | None) -> str:
+    """Whose request this is: the socket's peer, or the address one of our services vouched
+    for. Any other forwarding header is ignored: a client cannot pick its own bucket."""
+    headers = dict(scope.get("headers") or ())
+    named = headers.get(FORWARDED_CLIENT_HEADER.lower().encode(), b"").decode("latin-1")
+    proof = headers.get(FORWARDING_PROOF_HEADER.lower().encode(), b"").decode("latin-1")
+    if secret and named and proof:
+        try:
+            ipaddress.ip_address(named)
+        except ValueError:
+            named = ""
+        if named and hmac.compare_digest(proof, forwarding_proof(secret, named)):
+            return named
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
 class RateLimit:
     """Refuse (429) the requests ``applies(method, path)`` selects beyond a client's bucket."""
 
     def __init__(self, app: ASGIApp, buckets: TokenBuckets,
-                 applies: Callable[[str, str], bool]) -> None:
+                 applies: Callable[[str, str], bool], forwarding_secret: str | None = None,
+                 ) -> None:
         self.app = app
         self.buckets = buckets
         self.applies = applies
+        self.forwarding_secret = forwarding_secret
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.applies(scope["method"], scope["path"]):
-            client = scope.get("client")
-            wait = self.buckets.take(client[0] if client else "unknown")
+            wait = self.buckets.take(client_address(scope, self.forwarding_secret))
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
                 await _answer(send, 429, error_body(
@@ -146,3 +190,21 @@ class RateLimit:
 def public_endpoint(method: str, path: str) -> bool:
     """The endpoints anyone may call without a token: the application forms."""
     return method == "POST" and path.startswith("/applications/")
+
+
+class PublicCors:
+    """CORS for the public forms only (POST /applications/* and their preflight), from the
+    allowed origins alone (a CRESS site embedding a form); every other path is untouched."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(app, allow_origins=origins, allow_methods=["POST"],
+                                   allow_headers=["Content-Type", "Idempotency-Key"],
+                                   allow_credentials=False, max_age=600)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "OPTIONS") and \
+                scope["path"].startswith("/applications/"):
+            await self.cors(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -32,7 +32,13 @@ from services.common.clock import (
     get_clock,
     sync_shared_clock,
 )
-from services.common.limits import BodySizeLimit, RateLimit, TokenBuckets, public_endpoint
+from services.common.limits import (
+    BodySizeLimit,
+    PublicCors,
+    RateLimit,
+    TokenBuckets,
+    public_endpoint,
+)
 from services.common.consumer import Consumer, ConsumerRunner
 from services.common.metrics import OpsProbe
 from services.common.observability import install_correlation_middleware
@@ -272,8 +278,12 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
         lambda _method, _path: False)
     if settings.public_rate_per_minute > 0:
         app.add_middleware(RateLimit, applies=public_endpoint, buckets=TokenBuckets(
-            settings.public_rate_per_minute, settings.public_rate_burst))
+            settings.public_rate_per_minute, settings.public_rate_burst),
+            forwarding_secret=settings.auth_secret)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    origins = settings.public_allowed_origin_list()
+    if origins:  # outermost: refusals (413, 429) carry the CORS headers too
+        app.add_middleware(PublicCors, origins=origins)
     install_error_schema(app, rate_limited)
 
 

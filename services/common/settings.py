@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     public_rate_burst: int = Field(
         default=10, ge=1, description="requests a client address may send at once before "
         "public_rate_per_minute applies")
+    public_allowed_origins: str = Field(
+        default="", description="origins (comma-separated, e.g. https://www.cress-idf.org) "
+        "whose pages may post to the public forms from the browser (CORS); empty: none")
     outage_retry_after_s: int = Field(
         default=5, ge=1, description="while PostgreSQL or NATS is unreachable, requests get a "
         "503 saying to retry after this many seconds (and the outage is checked as often)")
@@ -141,6 +144,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+
+    def public_allowed_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.public_allowed_origins.split(",")
+                if o.strip()]
 
     def served_region_codes(self) -> tuple[str, ...]:
         return tuple(code.strip().upper() for code in self.served_regions.split(",") if code.strip())

@@ -377,3 +377,50 @@ async def person_contact(person_id: UUID, request: Request, principal: ServiceCa
                           field="person_id")
     require_regions(principal, regions)
     return Contact(person_id=person_id, first_name=record.get("first_name") or "", email=email)
+
+
+class PersonApplication(BaseModel):
+    application: ApplicationRow
+    answers: dict[str, Any] = Field(description="les réponses codées de la candidature")
+    history: list[dict[str, Any]] = Field(description="types et dates des évènements")
+
+
+class PersonData(BaseModel):
+    person_id: UUID
+    identity: dict[str, Any] = Field(description="ce que le coffre garde de la personne")
+    applications: list[PersonApplication]
+    person_events: list[dict[str, Any]] = Field(
+        description="évènements de la personne elle-même (coordonnées corrigées)")
+
+
+def _history_entry(envelope: Any) -> dict[str, Any]:
+    return {"type": envelope.type, "at": envelope.recorded_at}
+
+
+@router.get("/persons/{person_id}/data", summary="Tout ce que le programme garde d'une "
+            "personne (services internes : droit d'accès en libre-service)")
+async def person_data(person_id: UUID, request: Request, principal: ServiceCall) -> PersonData:
+    """The self-service access right: the vault record and the applications with the types
+    and dates of their events. Only for the participants' pages, which call it after the
+    person opened their own personal link; an erased person has nothing (404)."""
+    intake = _intake(request)
+    async with intake.store.engine.connect() as conn:
+        record = await intake.vault.get(conn, person_id)
+        rows = list(await conn.execute(text(
+            "SELECT application_id, person_id, role, status, region, channel, cohort, "
+            "departement, submitted_at, updated_at FROM intake.applications "
+            "WHERE person_id = :p ORDER BY submitted_at"), {"p": person_id}))
+    if record is None:
+        raise DomainError("person_not_found", "Personne inconnue ou effacée.", "person_id")
+    require_regions(principal, {row.region for row in rows})
+    applications = []
+    for row in rows:
+        stream = await intake.store.read_stream(f"application-{row.application_id}")
+        answers = stream[0].data.model_dump(mode="json", exclude={
+            "application_id", "person_id"}) if stream else {}
+        applications.append(PersonApplication(application=_row(row), answers=answers,
+                                              history=[_history_entry(e) for e in stream]))
+    person_events = [_history_entry(e) for e in await intake.store.read_stream(
+        f"person-{person_id}")]
+    return PersonData(person_id=person_id, identity=record, applications=applications,
+                      person_events=person_events)

@@ -18,13 +18,13 @@ from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
 from services.common.store import async_database_url
 from services.common.web import Pages, install_html_errors, install_web_basics
-from services.participants.pages import links
+from services.participants.pages import applications, links, rights
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 # (path, label) of the home page's links; areas add theirs.
-HOME_LINKS: list[tuple[str, str]] = []
-PAGE_ROUTERS: list = [links.router]
+HOME_LINKS: list[tuple[str, str]] = [*applications.HOME_LINKS, *rights.HOME_LINKS]
+PAGE_ROUTERS: list = [applications.router, rights.router, links.router]
 
 
 def create_app(settings: Settings) -> FastAPI:
