@@ -10,9 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.backoffice.backend import Backend
 from services.backoffice.labels import nav_items, role_label
@@ -32,7 +30,12 @@ from services.backoffice.repository import Accounts
 from services.common.clock import Clock, follow_business_clock, get_clock
 from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
-from services.common.web import Pages, install_html_errors, install_web_basics
+from services.common.web import (
+    Pages,
+    install_health,
+    install_html_errors,
+    install_web_basics,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 SIGN_IN_PATH = "/connexion"
@@ -73,18 +76,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     for router in PAGE_ROUTERS:
         app.include_router(router)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.accounts.engine.connect() as conn:
-                await conn.execute(sa.text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+    install_health(app, lambda app: app.state.accounts.engine)
 
     return app
 

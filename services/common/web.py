@@ -273,3 +273,22 @@ def install_web_basics(app: FastAPI, pages: Pages, max_body_bytes: int) -> None:
         if not request.url.path.startswith(STATIC_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def install_health(app: FastAPI, engine_of) -> None:
+    """``/healthz`` (the process answers) and ``/readyz`` (its database answers) of a web
+    front; ``engine_of(app)`` is its SQLAlchemy engine."""
+    from fastapi.responses import JSONResponse
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with engine_of(request.app).connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})

@@ -10,14 +10,19 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.clock import follow_business_clock, get_clock
 from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
 from services.common.store import async_database_url
-from services.common.web import Pages, install_html_errors, install_web_basics
+from services.common.web import (
+    Pages,
+    install_health,
+    install_html_errors,
+    install_web_basics,
+)
 from services.participants.pages import applications, links, rights
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -62,17 +67,6 @@ def create_app(settings: Settings) -> FastAPI:
         return app.state.pages.html(request, "home.html", {"title": "Accueil",
                                                           "links": HOME_LINKS})
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+    install_health(app, lambda app: app.state.engine)
 
     return app
