@@ -318,27 +318,33 @@ def _violations(e: Edges, weights: _Weights, match: np.ndarray, d_mentee: np.nda
 
     Returns (mentee, mentor, points, amount). Block by block and by broadcasting: the slack
     w - (d_i - d_j), with w = points * K + bonus_i, is points * K + d_j - (d_i - bonus_i).
-    Rows whose best points in the block cannot beat their potential are not scanned.
+    Rows whose best points in the block cannot beat their potential are not scanned; the
+    others are scanned in float32 with a tolerance far above its rounding (half the memory
+    traffic), and the candidates it finds are confirmed exactly in float64.
     """
     found = []
-    d_rows = d_mentee - weights.bonus + 0.5
+    d_rows = d_mentee - weights.bonus + 0.5  # slack > 0.5 <=> this form > 0 (integer costs)
     k = float(weights.k)
+    largest = SCALE * k + np.abs(d_rows).max(initial=0.0) + np.abs(d_mentor).max(initial=0.0)
+    tolerance = largest * 2.0 ** -18  # float32 rounding here stays below largest * 2**-21
+    k32, d_mentor32 = np.float32(k), d_mentor.astype(np.float32)
+    d_rows32 = (d_rows - tolerance).astype(np.float32)
     for rows, cols, pts, row_best in e.blocks:
-        dj = d_mentor[cols]
-        live = np.flatnonzero(row_best * k + dj.max() > d_rows[rows])
+        live = np.flatnonzero(row_best * k + d_mentor[cols].max() > d_rows[rows])
         if len(live) == 0:
             continue
         if len(live) < len(rows):
             rows, pts = rows[live], pts[live]
-        slack = pts * k
-        slack += dj
-        slack -= d_rows[rows][:, None]
-        bad = slack > 0
-        bad &= pts != _NOT_ACCEPTABLE
-        r, c = np.nonzero(bad)
-        forward = match[rows[r]] != cols[c]  # a matched pair is no forward arc
-        r, c = r[forward], c[forward]
-        found.append((rows[r], cols[c], pts[r, c], slack[r, c] + 0.5))
+        near = pts * k32
+        near += d_mentor32[cols]
+        near -= d_rows32[rows][:, None]
+        candidate = near > 0
+        candidate &= pts != _NOT_ACCEPTABLE
+        r, c = np.nonzero(candidate)
+        slack = pts[r, c] * k + d_mentor[cols[c]] - d_rows[rows[r]]
+        keep = (slack > 0) & (match[rows[r]] != cols[c])  # a matched pair is no forward arc
+        r, c = r[keep], c[keep]
+        found.append((rows[r], cols[c], pts[r, c], slack[keep] + 0.5))
     if not found:
         empty = np.empty(0, np.int64)
         return empty, empty, np.empty(0, np.int16), np.empty(0)
