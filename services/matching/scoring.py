@@ -126,6 +126,15 @@ def score(mentee: Candidate, mentor: Candidate) -> ScoreBreakdown | None:
     parts = _components(mentee, mentor)
     if parts is None:
         return None
+    return _breakdown(*parts.values())
+
+
+@cache
+def _breakdown(geography: float, sectors: float, aspirations: float,
+               availability: float) -> ScoreBreakdown:
+    """Frozen, so shared: a cohort has few distinct breakdowns and validation is the cost."""
+    parts = {"geography": geography, "sectors": sectors, "aspirations": aspirations,
+             "availability": availability}
     total = sum(points(c, v) for c, v in parts.items())
     # criteria rounded for the event log only (1/3 -> 0.3333); the total is exact in points
     return ScoreBreakdown(**{c: round(v, 4) for c, v in parts.items()}, total=total / SCALE)
