@@ -152,6 +152,7 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
     position = np.full(m, -1, np.int64)  # mentor -> column in the current block
     capacity = np.array([max(c.capacity, 0) for c in mentors], dtype=np.int64)
     has_place = capacity > 0
+    every_mentor_has_place = bool(has_place.all())
     kept, seeds, n_pairs = [], [], 0
     for block in blocks(enc):
         pts, rows, cols = block.points, block.mentees, block.mentors
@@ -168,14 +169,15 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
             best_ok[0][rows] = np.maximum(best_ok[0][rows], pts.max(axis=1))
             best_ok[1][cols] = np.maximum(best_ok[1][cols], pts.max(axis=0))
         ok = pts >= min_pts
-        ok &= has_place[cols]
+        if not every_mentor_has_place:
+            ok &= has_place[cols]
         seed = np.zeros_like(ok)
         _mark_top(seed, pts, _ROW_SEEDS, axis=1)
         _mark_top(seed, pts, _COLUMN_SEEDS, axis=0)
         seed &= ok
         seeds.append(_acceptable_cells(rows, cols, pts, seed))
         n_pairs += int(np.count_nonzero(ok))
-        pts[~ok] = _NOT_ACCEPTABLE
+        np.putmask(pts, ~ok, _NOT_ACCEPTABLE)  # a plain loop: boolean indexing gathers
         kept.append((rows, cols, pts, row_best))
     if not banned:
         best_ok = best
