@@ -14,13 +14,14 @@ How it scales (10k x 10k in seconds, bounded memory):
 3. **Exact solve of the core**: mentors become capacity slots, every mentee gets a private
    "stay in the pool" column, and SciPy's sparse Jonker-Volgenant
    (``min_weight_full_bipartite_matching``) finds the optimum of the core.
-4. **Certificate over every pair**, block by block by broadcasting: node potentials of the residual flow network (Bellman-Ford
+4. **Certificate over every pair**: node potentials of the residual flow network (Bellman-Ford
    from a virtual source, vectorised by frontier; they exist because the core solution is
-   optimal: no negative cycle) are checked against
-   *all* acceptable pairs. If no pair has a negative reduced cost, no negative cycle exists in
-   the full residual network, so the core solution is optimal for the whole cohort. Otherwise
-   the violating pairs join the core and steps 3-4 repeat (past ``_MAX_ROUNDS``, the whole
-   edge set is solved directly: slower, still exact).
+   optimal: no negative cycle) are checked against *all* acceptable pairs, block by block by
+   broadcasting (a float32 pass with a wide tolerance, its candidates confirmed in float64).
+   If no pair has a negative reduced cost, no negative cycle exists in the full residual
+   network, so the core solution is optimal for the whole cohort. Otherwise the most
+   violating pairs of each mentee join the core and steps 3-4 repeat (past ``_MAX_ROUNDS``,
+   the whole edge set is solved directly: slower, still exact).
 
 Ties: among assignments of maximal total score, the mentees listed first (the pool lists those
 waiting longest first) are preferred. This is a strictly secondary objective (a small bonus

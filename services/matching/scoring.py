@@ -345,11 +345,6 @@ def _groups(enc: EncodedCohort) -> Iterator[tuple[np.ndarray, np.ndarray, np.nda
             yield order[start:end], cols, geo
 
 
-def possible_pairs(enc: EncodedCohort) -> int:
-    """How many pairs geography allows (the cells ``blocks`` will yield)."""
-    return sum(len(rows) * len(cols) for rows, cols, _ in _groups(enc))
-
-
 def blocks(enc: EncodedCohort, max_cells: int = 1 << 22) -> Iterator[Block]:
     """Yield blocks covering each geographically possible pair exactly once, and only those.
 
