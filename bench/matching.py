@@ -89,6 +89,10 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _points_of(proposals, mentees, mentors) -> int:
     from services.matching.scoring import score_points
 
@@ -110,9 +114,9 @@ def run_one(n: int, args) -> dict:
     min_pts = A.min_points(args.min_score)
 
     # assign() end to end, with its two phases timed separately on the side
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     proposals, unmatched = A.assign(mentees, mentors, min_score=args.min_score)
-    t_assign = time.perf_counter() - t0
+    t_assign, c_assign = time.perf_counter() - t0, time.process_time() - c0
     peak_assign = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     t0 = time.perf_counter()
@@ -130,7 +134,7 @@ def run_one(n: int, args) -> dict:
     t_greedy = time.perf_counter() - t0
     greedy_pts = _points_of(g_props, mentees, mentors)
 
-    exact, exact_how, t_exact = None, "certificate (same code)", None
+    exact, exact_how, t_exact, t_lsa, c_lsa = None, "certificate (same code)", None, None, None
     if n <= args.dense_max:
         t0 = time.perf_counter()
         pts = points_matrix(mentees, mentors)
@@ -140,7 +144,9 @@ def run_one(n: int, args) -> dict:
         for start in range(0, len(mentees), 1000):  # no full-size temporaries
             np.negative(pts[start:start + 1000][:, owner], out=cost[start:start + 1000],
                         casting="unsafe")
+        t1, c1 = time.perf_counter(), time.process_time()
         r, c = linear_sum_assignment(cost)
+        t_lsa, c_lsa = time.perf_counter() - t1, time.process_time() - c1
         exact = -int(cost[r, c].sum())
         del cost, pts
         t_exact = time.perf_counter() - t0
@@ -155,7 +161,8 @@ def run_one(n: int, args) -> dict:
         "n": n, "slots": slots, "pairs": stats.all_pairs, "core": stats.core_pairs,
         "rounds": stats.rounds, "fallback": stats.fallback,
         "t_assign": t_assign, "t_score": t_score, "t_solve": t_solve, "t_greedy": t_greedy,
-        "t_exact": t_exact, "rss_before": rss_before, "peak": peak_assign,
+        "t_exact": t_exact, "t_lsa": t_lsa, "c_assign": c_assign, "c_lsa": c_lsa,
+        "rss_before": rss_before, "peak": peak_assign,
         "ours": ours / SCALE, "exact": None if exact is None else exact / SCALE,
         "exact_equal": None if exact is None else exact == ours, "exact_how": exact_how,
         "greedy": greedy_pts / SCALE, "matched": len(proposals), "greedy_matched": len(g_props),
@@ -189,11 +196,11 @@ def main() -> None:
 
     print(f"cohorts over {','.join(args.regions)}, {args.mentor_ratio:g} mentor per mentee, "
           f"min_score {args.min_score}, "
-          f"{os.cpu_count()} CPUs; times in s, memory in MiB")
+          f"{os.cpu_count()} CPUs, load average {_load()}; times in s, memory in MiB")
     head = (f"{'N':>6} {'slots':>6} {'pairs':>10} {'core':>8} {'rnd':>3} {'assign':>7} "
             f"{'score':>6} {'solve':>6} {'peakRSS':>8} {'+RSS':>6} {'total':>10} "
             f"{'exact':>10} {'greedy':>10} {'greedy%':>8} {'matched':>7} {'greedy_m':>8} "
-            f"{'t_greedy':>8} {'t_exact':>7}")
+            f"{'t_greedy':>8} {'t_exact':>7} {'t_lsa':>6} {'ratio':>5} {'cpu_ratio':>9}")
     rows = []
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--one", str(n), "--regions", ",".join(args.regions),
@@ -205,16 +212,25 @@ def main() -> None:
     for r in rows:
         exact = f"{r['exact']:.4f}" if r["exact"] is not None else "certified"
         t_exact = f"{r['t_exact']:.1f}" if r["t_exact"] is not None else "-"
+        t_lsa = f"{r['t_lsa']:.2f}" if r["t_lsa"] is not None else "-"
+        ratio = f"{r['t_assign'] / r['t_lsa']:.2f}" if r["t_lsa"] else "-"
+        cpu_ratio = (f"{r['c_assign']:.1f}/{r['c_lsa']:.1f}={r['c_assign'] / r['c_lsa']:.2f}"
+                     if r["c_lsa"] else "-")
         print(f"{r['n']:>6} {r['slots']:>6} {r['pairs']:>10} {r['core']:>8} {r['rounds']:>3} "
               f"{r['t_assign']:>7.2f} {r['t_score']:>6.2f} {r['t_solve']:>6.2f} "
               f"{r['peak']:>8.0f} {r['peak'] - r['rss_before']:>6.0f} {r['ours']:>10.4f} "
               f"{exact:>10} {r['greedy']:>10.4f} "
               f"{100 * (r['greedy'] / r['ours'] - 1) if r['ours'] else 0:>+7.2f}% "
-              f"{r['matched']:>7} {r['greedy_matched']:>8} {r['t_greedy']:>8.2f} {t_exact:>7}")
+              f"{r['matched']:>7} {r['greedy_matched']:>8} {r['t_greedy']:>8.2f} {t_exact:>7} "
+              f"{t_lsa:>6} {ratio:>5} {cpu_ratio:>9}")
     print("pairs: acceptable pairs (geography possible, score >= min_score); core: pairs in the "
           "sparse core at the end; rnd: solve+certificate rounds; assign: end to end, = score "
           "(acceptable pairs) + solve (core, certificate) + proposals; peakRSS/+RSS: after "
-          "assign, before the checks; total/exact/greedy: sums of scores")
+          "assign, before the checks; total/exact/greedy: sums of scores; t_exact: dense matrix + "
+          "linear_sum_assignment; t_lsa: the bare linear_sum_assignment call alone (the "
+          "ceiling); ratio: assign / t_lsa (target <= 1.5 at 10k); cpu_ratio: the same in "
+          "CPU seconds of the process (steadier than wall time on a shared machine)")
+    print(f"load average after the run: {_load()}")
     print()
     for r in rows:
         check = ("equal to the independent exact optimum" if r["exact_equal"]

@@ -7,19 +7,21 @@ the optimum is exact, not approximately so.
 
 How it scales (10k x 10k in seconds, bounded memory):
 
-1. **Scoring** only the geographically possible pairs, vectorised (``scoring.blocks``); every
-   acceptable pair is kept compactly (int32 mentee, int32 mentor, int16 points).
+1. **Scoring** only the geographically possible pairs, vectorised (``scoring.blocks``); the
+   blocks are kept as scored (int16 points, 2 bytes per possible pair, the pairs that are
+   not acceptable marked), never as per-pair index arrays.
 2. **Sparse core**: each mentee's best few pairs and each mentor's best few pairs.
 3. **Exact solve of the core**: mentors become capacity slots, every mentee gets a private
    "stay in the pool" column, and SciPy's sparse Jonker-Volgenant
    (``min_weight_full_bipartite_matching``) finds the optimum of the core.
 4. **Certificate over every pair**: node potentials of the residual flow network (Bellman-Ford
    from a virtual source, vectorised by frontier; they exist because the core solution is
-   optimal: no negative cycle) are checked against
-   *all* acceptable pairs. If no pair has a negative reduced cost, no negative cycle exists in
-   the full residual network, so the core solution is optimal for the whole cohort. Otherwise
-   the violating pairs join the core and steps 3-4 repeat (past ``_MAX_ROUNDS``, the whole
-   edge set is solved directly: slower, still exact).
+   optimal: no negative cycle) are checked against *all* acceptable pairs, block by block by
+   broadcasting (a float32 pass with a wide tolerance, its candidates confirmed in float64).
+   If no pair has a negative reduced cost, no negative cycle exists in the full residual
+   network, so the core solution is optimal for the whole cohort. Otherwise the most
+   violating pairs of each mentee join the core and steps 3-4 repeat (past ``_MAX_ROUNDS``,
+   the whole edge set is solved directly: slower, still exact).
 
 Ties: among assignments of maximal total score, the mentees listed first (the pool lists those
 waiting longest first) are preferred. This is a strictly secondary objective (a small bonus
@@ -44,13 +46,12 @@ from services.matching.scoring import (
     Candidate,
     blocks,
     encode,
-    possible_pairs,
     score,
 )
 
-_ROW_SEEDS = 16  # each mentee's best pairs in the core
-_COLUMN_SEEDS = 2  # each mentor's best pairs (per block) in the core
-_ADD_PER_MENTEE = 8  # violating pairs added per mentee and round
+_ROW_SEEDS = 10  # each mentee's best pairs in the core (more: a bigger core, no fewer rounds)
+_COLUMN_SEEDS = 1  # each mentor's best pairs (per block) in the core
+_ADD_PER_MENTEE = 16  # violating pairs added per mentee and round
 _MAX_ROUNDS = 12
 _EXACT = 2 ** 52  # integers below this are exact in float64, sums of costs included
 
@@ -97,21 +98,44 @@ def min_points(min_score: float) -> int:
 # --- the acceptable pairs ------------------------------------------------------------------
 
 
+_NOT_ACCEPTABLE = -1  # points of a stored cell that is no acceptable pair
+
+
 @dataclass
 class Edges:
-    """Every acceptable pair of a cohort, and what the reasons for the unmatched need."""
+    """Every acceptable pair of a cohort, and what the reasons for the unmatched need.
+
+    Pairs stay in the dense blocks they were scored in (int16 points, ``_NOT_ACCEPTABLE``
+    where geography allows the pair but it is below the threshold, excluded or the mentor is
+    full): the certificate scans them by broadcasting, with no per-pair index arrays.
+    """
 
     n: int  # mentees
     m: int  # mentors
     capacity: np.ndarray  # int64 [m]
-    rows: np.ndarray  # int32 mentee index
-    cols: np.ndarray  # int32 mentor index
-    points: np.ndarray  # int16 total points
-    seed: np.ndarray  # bool: in the sparse core to start with
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # mentees, mentors,
+    # points, and each row's best points in the block (a bound that lets the scan skip rows)
+    n_pairs: int  # acceptable pairs in the blocks
+    seed_rows: np.ndarray  # the pairs of the sparse core to start with, in block order
+    seed_cols: np.ndarray
+    seed_points: np.ndarray
     best_mentee: np.ndarray  # best points before exclusions, -1 when geography forbids all
     best_mentor: np.ndarray
     best_mentee_ok: np.ndarray  # best points once excluded pairs are removed
     best_mentor_ok: np.ndarray
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every acceptable pair as flat (mentee, mentor, points) arrays, in block order."""
+        found = [_acceptable_cells(rows, cols, pts) for rows, cols, pts, _ in self.blocks]
+        if not found:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int16)
+        return tuple(np.concatenate(part) for part in zip(*found))  # type: ignore[return-value]
+
+
+def _acceptable_cells(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray,
+                      mask: np.ndarray | None = None):
+    r, c = np.nonzero(pts != _NOT_ACCEPTABLE if mask is None else mask)
+    return rows[r], cols[c], pts[r, c]
 
 
 def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
@@ -127,17 +151,14 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
     best = [np.full(n, -1, np.int32), np.full(m, -1, np.int32)]
     best_ok = [np.full(n, -1, np.int32), np.full(m, -1, np.int32)]
     position = np.full(m, -1, np.int64)  # mentor -> column in the current block
-    # filled in place (no concatenation: half the peak memory); pages past the end of the
-    # acceptable pairs are never touched, so never resident
-    bound = possible_pairs(enc)
-    out_rows, out_cols = np.empty(bound, np.int32), np.empty(bound, np.int32)
-    out_points, out_seed = np.empty(bound, np.int16), np.empty(bound, bool)
-    filled = 0
     capacity = np.array([max(c.capacity, 0) for c in mentors], dtype=np.int64)
     has_place = capacity > 0
+    every_mentor_has_place = bool(has_place.all())
+    kept, seeds, n_pairs = [], [], 0
     for block in blocks(enc):
         pts, rows, cols = block.points, block.mentees, block.mentors
-        best[0][rows] = np.maximum(best[0][rows], pts.max(axis=1))
+        row_best = pts.max(axis=1)
+        best[0][rows] = np.maximum(best[0][rows], row_best)
         best[1][cols] = np.maximum(best[1][cols], pts.max(axis=0))
         if banned:
             position[cols] = np.arange(len(cols))
@@ -148,20 +169,23 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
             position[cols] = -1
             best_ok[0][rows] = np.maximum(best_ok[0][rows], pts.max(axis=1))
             best_ok[1][cols] = np.maximum(best_ok[1][cols], pts.max(axis=0))
-        ok = (pts >= min_pts) & has_place[cols]
+        ok = pts >= min_pts
+        if not every_mentor_has_place:
+            ok &= has_place[cols]
         seed = np.zeros_like(ok)
         _mark_top(seed, pts, _ROW_SEEDS, axis=1)
         _mark_top(seed, pts, _COLUMN_SEEDS, axis=0)
-        r, c = np.nonzero(ok)
-        end = filled + len(r)
-        out_rows[filled:end] = rows[r]
-        out_cols[filled:end] = cols[c]
-        out_points[filled:end] = pts[r, c]
-        out_seed[filled:end] = seed[r, c]
-        filled = end
+        seed &= ok
+        seeds.append(_acceptable_cells(rows, cols, pts, seed))
+        n_pairs += int(np.count_nonzero(ok))
+        np.putmask(pts, ~ok, _NOT_ACCEPTABLE)  # a plain loop: boolean indexing gathers
+        kept.append((rows, cols, pts, row_best))
     if not banned:
         best_ok = best
-    return Edges(n, m, capacity, out_rows[:filled], out_cols[:filled], out_points[:filled], out_seed[:filled],
+    seed_rows, seed_cols, seed_points = (
+        (np.concatenate(part) for part in zip(*seeds)) if seeds
+        else (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int16)))
+    return Edges(n, m, capacity, kept, n_pairs, seed_rows, seed_cols, seed_points,
                  best[0], best[1], best_ok[0], best_ok[1])
 
 
@@ -171,6 +195,9 @@ def _mark_top(mark: np.ndarray, pts: np.ndarray, k: int, axis: int) -> None:
         return
     if pts.shape[axis] <= k:
         mark[...] = True
+        return
+    if k == 1:  # a plain arg-max: a fraction of argpartition's cost
+        np.put_along_axis(mark, np.expand_dims(pts.argmax(axis=axis), axis), True, axis=axis)
         return
     top = np.argpartition(-pts, k - 1, axis=axis)
     top = top[:, :k] if axis == 1 else top[:k, :]
@@ -289,22 +316,42 @@ def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, cost
 
 
 def _violations(e: Edges, weights: _Weights, match: np.ndarray, d_mentee: np.ndarray,
-                d_mentor: np.ndarray, chunk: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs whose forward residual arc has a negative reduced cost: (edge index, amount)."""
-    found, amounts = [], []
-    # slack = w - (d_i - d_j), with w = points * K + bonus_i: fold the bonus into d_i
-    d_rows = d_mentee - weights.bonus
-    for start in range(0, len(e.rows), chunk):
-        rows = e.rows[start:start + chunk]
-        cols = e.cols[start:start + chunk]
-        slack = e.points[start:start + chunk] * float(weights.k)
-        slack -= d_rows[rows]
-        slack += d_mentor[cols]
-        bad = np.flatnonzero(slack > 0.5)
-        bad = bad[match[rows[bad]] != cols[bad]]  # a matched pair is no forward arc
-        found.append(bad + start)
-        amounts.append(slack[bad])
-    return np.concatenate(found), np.concatenate(amounts)
+                d_mentor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs whose forward residual arc has a negative reduced cost, in block order.
+
+    Returns (mentee, mentor, points, amount). Block by block and by broadcasting: the slack
+    w - (d_i - d_j), with w = points * K + bonus_i, is points * K + d_j - (d_i - bonus_i).
+    Rows whose best points in the block cannot beat their potential are not scanned; the
+    others are scanned in float32 with a tolerance far above its rounding (half the memory
+    traffic), and the candidates it finds are confirmed exactly in float64.
+    """
+    found = []
+    d_rows = d_mentee - weights.bonus + 0.5  # slack > 0.5 <=> this form > 0 (integer costs)
+    k = float(weights.k)
+    largest = SCALE * k + np.abs(d_rows).max(initial=0.0) + np.abs(d_mentor).max(initial=0.0)
+    tolerance = largest * 2.0 ** -18  # float32 rounding here stays below largest * 2**-21
+    k32, d_mentor32 = np.float32(k), d_mentor.astype(np.float32)
+    d_rows32 = (d_rows - tolerance).astype(np.float32)
+    for rows, cols, pts, row_best in e.blocks:
+        live = np.flatnonzero(row_best * k + d_mentor[cols].max() > d_rows[rows])
+        if len(live) == 0:
+            continue
+        if len(live) < len(rows):
+            rows, pts = rows[live], pts[live]
+        near = pts * k32
+        near += d_mentor32[cols]
+        near -= d_rows32[rows][:, None]
+        candidate = near > 0
+        candidate &= pts != _NOT_ACCEPTABLE
+        r, c = np.nonzero(candidate)
+        slack = pts[r, c] * k + d_mentor[cols[c]] - d_rows[rows[r]]
+        keep = (slack > 0) & (match[rows[r]] != cols[c])  # a matched pair is no forward arc
+        r, c = r[keep], c[keep]
+        found.append((rows[r], cols[c], pts[r, c], slack[keep] + 0.5))
+    if not found:
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty(0, np.int16), np.empty(0)
+    return tuple(np.concatenate(part) for part in zip(*found))  # type: ignore[return-value]
 
 
 @dataclass
@@ -318,46 +365,50 @@ class SolveStats:
 def optimal_matching(e: Edges, stats: SolveStats | None = None) -> np.ndarray:
     """Mentee index -> mentor index (-1 when unmatched), optimal over every pair of ``e``."""
     stats = stats if stats is not None else SolveStats()
-    stats.all_pairs = len(e.rows)
+    stats.all_pairs = e.n_pairs
     weights = _Weights(e.n)
-    in_core = e.seed.copy()
+    rows = e.seed_rows.astype(np.int64)
+    cols = e.seed_cols.astype(np.int64)
+    pts = e.seed_points
     match = np.full(e.n, -1, np.int64)
     for stats.rounds in range(1, _MAX_ROUNDS + 1):
-        core = np.flatnonzero(in_core)
-        stats.core_pairs = len(core)
-        rows, cols = e.rows[core], e.cols[core]
-        w = weights.of(rows, e.points[core])
+        stats.core_pairs = len(rows)
+        w = weights.of(rows, pts)
         match = _solve_core(e.n, e.capacity, rows, cols, w)
-        if len(core) == len(e.rows):
+        if len(rows) == e.n_pairs:
             return match
-        d_mentee, d_mentor = _potentials(e.n, e.capacity, rows.astype(np.int64),
-                                         cols.astype(np.int64), w, match)
-        bad, amount = _violations(e, weights, match, d_mentee, d_mentor)
-        if len(bad) == 0:
+        d_mentee, d_mentor = _potentials(e.n, e.capacity, rows, cols, w, match)
+        bad_rows, bad_cols, bad_pts, amount = _violations(e, weights, match, d_mentee, d_mentor)
+        if len(bad_rows) == 0:
             return match
-        # the most violated pairs of each mentee join the core
-        order = np.lexsort((-amount, e.rows[bad]))
-        bad_rows = e.rows[bad][order]
-        starts = np.flatnonzero(np.r_[True, bad_rows[1:] != bad_rows[:-1]])
-        rank = np.arange(len(bad_rows)) - np.repeat(starts, np.diff(np.r_[starts, len(bad_rows)]))
-        in_core[bad[order][rank < _ADD_PER_MENTEE]] = True
+        # the most violated pairs of each mentee join the core (none is in it already: core
+        # pairs have a non-negative reduced cost under potentials computed on the core)
+        order = np.lexsort((-amount, bad_rows))
+        sorted_rows = bad_rows[order]
+        starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        join = np.sort(order[rank < _ADD_PER_MENTEE])
+        rows = np.concatenate([rows, bad_rows[join]])
+        cols = np.concatenate([cols, bad_cols[join]])
+        pts = np.concatenate([pts, bad_pts[join]])
     stats.fallback = True
-    stats.core_pairs = len(e.rows)
-    return _solve_core(e.n, e.capacity, e.rows.astype(np.int64), e.cols.astype(np.int64),
-                       weights.of(e.rows, e.points))
+    stats.core_pairs = e.n_pairs
+    rows, cols, pts = e.pairs()
+    return _solve_core(e.n, e.capacity, rows, cols, weights.of(rows, pts))
 
 
 def greedy_matching(e: Edges) -> np.ndarray:
     """Best remaining pair first (ties: earlier mentee first), within capacities."""
     match = np.full(e.n, -1, np.int64)
     left = e.capacity.copy()
-    if len(e.rows) == 0:
+    all_rows, all_cols, all_points = e.pairs()
+    if len(all_rows) == 0:
         return match
-    order = np.lexsort((e.rows, -e.points.astype(np.int32)))
+    order = np.lexsort((all_rows, -all_points.astype(np.int32)))
     chunk = 1 << 16
     for start in range(0, len(order), chunk):
         idx = order[start:start + chunk]
-        rows, cols = e.rows[idx], e.cols[idx]
+        rows, cols = all_rows[idx], all_cols[idx]
         alive = (match[rows] < 0) & (left[cols] > 0)
         for i, j in zip(rows[alive].tolist(), cols[alive].tolist()):
             if match[i] < 0 and left[j] > 0:

@@ -126,6 +126,15 @@ def score(mentee: Candidate, mentor: Candidate) -> ScoreBreakdown | None:
     parts = _components(mentee, mentor)
     if parts is None:
         return None
+    return _breakdown(*parts.values())
+
+
+@cache
+def _breakdown(geography: float, sectors: float, aspirations: float,
+               availability: float) -> ScoreBreakdown:
+    """Frozen, so shared: a cohort has few distinct breakdowns and validation is the cost."""
+    parts = {"geography": geography, "sectors": sectors, "aspirations": aspirations,
+             "availability": availability}
     total = sum(points(c, v) for c, v in parts.items())
     # criteria rounded for the event log only (1/3 -> 0.3333); the total is exact in points
     return ScoreBreakdown(**{c: round(v, 4) for c, v in parts.items()}, total=total / SCALE)
@@ -193,11 +202,17 @@ def explain(breakdown: ScoreBreakdown, mentee: Candidate, mentor: Candidate) -> 
 # département, of its neighbours and (when remote_ok) the remote_ok mentors elsewhere.
 
 
-def _mask(values: frozenset, bits: dict) -> int:
-    m = 0
-    for v in values:
-        m |= bits[v]
-    return m
+def _masks(sets: list[frozenset], bits: dict) -> list[int]:
+    """The bit mask of each set; members are singletons, so looked up by id (an Enum's hash
+    runs in Python: ten times slower on a cohort of 10k)."""
+    by_id = {id(v): bit for v, bit in bits.items()}
+    out = []
+    for values in sets:
+        m = 0
+        for v in values:
+            m |= by_id[id(v)]
+        out.append(m)
+    return out
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(1 << max(len(_SECTORS), len(_JOBS) + 4))],
@@ -258,16 +273,18 @@ def encode(mentees: Sequence[Candidate], mentors: Sequence[Candidate]) -> Encode
         uniq, inverse = np.unique(np.array(values, dtype=np.int64), return_inverse=True)
         return uniq, inverse.reshape(-1)
 
-    se_masks, se_type = codes([_mask(c.sectors, _SECTOR_BIT) for c in mentees] or [0])
-    so_masks, so_type = codes([_mask(c.sectors, _SECTOR_BIT) for c in mentors] or [0])
+    se_masks, se_type = codes(_masks([c.sectors for c in mentees], _SECTOR_BIT) or [0])
+    so_masks, so_type = codes(_masks([c.sectors for c in mentors], _SECTOR_BIT) or [0])
     sector_points = _pair_table(_coverage_points("sectors", len(_SECTORS)), se_masks, so_masks)
 
     # mentee fit key: aspirations mask, then availability mask; mentor: job code, availability
     nslot = len(_SLOTS)
-    fe_keys, fe_type = codes([(_mask(c.aspirations, _JOB_BIT) << nslot)
-                              | _mask(c.availability, _SLOT_BIT) for c in mentees] or [0])
+    fe_keys, fe_type = codes([(a << nslot) | b for a, b in zip(
+        _masks([c.aspirations for c in mentees], _JOB_BIT),
+        _masks([c.availability for c in mentees], _SLOT_BIT))] or [0])
     fo_keys, fo_type = codes([((_JOBS.index(c.job_family) if c.job_family else _NO_JOB) << nslot)
-                              | _mask(c.availability, _SLOT_BIT) for c in mentors] or [0])
+                              | b for c, b in zip(
+        mentors, _masks([c.availability for c in mentors], _SLOT_BIT))] or [0])
     slot_mask = (1 << nslot) - 1
     availability = _pair_table(_coverage_points("availability", nslot),
                                fe_keys & slot_mask, fo_keys & slot_mask)
@@ -328,25 +345,20 @@ def _groups(enc: EncodedCohort) -> Iterator[tuple[np.ndarray, np.ndarray, np.nda
             yield order[start:end], cols, geo
 
 
-def possible_pairs(enc: EncodedCohort) -> int:
-    """How many pairs geography allows (the cells ``blocks`` will yield)."""
-    return sum(len(rows) * len(cols) for rows, cols, _ in _groups(enc))
-
-
 def blocks(enc: EncodedCohort, max_cells: int = 1 << 22) -> Iterator[Block]:
     """Yield blocks covering each geographically possible pair exactly once, and only those.
 
     Memory stays bounded by ``max_cells`` int16 points (plus temporaries) whatever the size.
     """
     for rows_all, cols, geo in _groups(enc):
-        sector_cols = enc.sector_points[:, enc.mentor_sector_type[cols]]
+        # geography folded into the (small) sector table: one pass less over each block
+        sector_geo_cols = enc.sector_points[:, enc.mentor_sector_type[cols]] + geo
         fit_cols = enc.fit_points[:, enc.mentor_fit_type[cols]]
         step = max(1, max_cells // len(cols))
         for r in range(0, len(rows_all), step):
             rows = rows_all[r:r + step]
-            pts = sector_cols[enc.mentee_sector_type[rows]]
+            pts = sector_geo_cols[enc.mentee_sector_type[rows]]
             pts += fit_cols[enc.mentee_fit_type[rows]]
-            pts += geo
             yield Block(rows, cols, pts)
 
 
