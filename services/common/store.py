@@ -22,6 +22,7 @@ import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from events import Envelope, EventData, Metadata, load_event
 from events.base import current_model, seal, subject_for
@@ -137,15 +138,21 @@ class _AppendConnections:
             pooled.invalidate()
         return await self._engine.raw_connection()
 
-    def give_back(self, pooled: Any) -> None:
+    async def give_back(self, pooled: Any) -> None:
         if len(self._idle) < self._keep and not pooled.driver_connection.is_closed():
             self._idle.append(pooled)
         else:
-            pooled.close()
+            await release(pooled)
 
-    def release_all(self) -> None:
+    async def release_all(self) -> None:
         while self._idle:
-            self._idle.pop().close()
+            await release(self._idle.pop())
+
+
+async def release(pooled: Any) -> None:
+    """Back to SQLAlchemy's pool, which checks and resets it, and closes it when the pool is
+    full: that close is I/O, so it runs where SQLAlchemy can await it."""
+    await greenlet_spawn(pooled.close)
 
 
 class OutboxMessage(NamedTuple):
@@ -375,7 +382,7 @@ class EventStore:
         return cls(engine, schema, clock, pool_size)
 
     async def dispose(self) -> None:
-        self._append_connections.release_all()
+        await self._append_connections.release_all()
         await self.engine.dispose()
 
     def _appended_counter(self, event_type: str):
@@ -415,12 +422,12 @@ class EventStore:
                 stream, expected_version, events, metadata, occurred_at=occurred_at
             )
         except ConcurrencyConflict:
-            self._append_connections.give_back(pooled)  # a refusal: the connection is fine
+            await self._append_connections.give_back(pooled)  # a refusal: connection is fine
             raise
         except BaseException:
-            pooled.close()  # back to SQLAlchemy's pool, which checks and resets it
+            await release(pooled)
             raise
-        self._append_connections.give_back(pooled)
+        await self._append_connections.give_back(pooled)
         self.appended.set()  # autocommitted
         return envelopes
 
