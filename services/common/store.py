@@ -98,7 +98,7 @@ def _row_to_envelope(row: Any) -> Envelope:
     )
 
 
-async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
+async def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under a SQLAlchemy one, inside the same transaction, for the
     few hot statements (SQLAlchemy's statement layer costs ~170 µs a call)."""
     adapter = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
@@ -106,6 +106,9 @@ async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
     if adapter.isolation_level != "autocommit" and adapter._transaction is None:
         await adapter._start_transaction()
     return adapter.driver_connection
+
+
+_driver = driver_of  # the name the store's own statements use
 
 
 def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
