@@ -152,20 +152,24 @@ async def load(url: str, concurrency: int, requests: int, warmup: int) -> dict:
     statuses: dict[int, int] = {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"content-type": "application/json"}
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
 
-        async def worker(queue: list[bytes], count: bool) -> None:
-            while queue:
-                answer = await client.post(url, content=queue.pop(), headers=headers)
-                if count:
-                    statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+    async def phase(queue: list[bytes], count: bool) -> float:
+        # A client per phase: a connection left idle between phases may be closed by the
+        # server's keep-alive timeout just as it is reused.
+        async with httpx.AsyncClient(limits=limits, timeout=120) as client:
 
-        warm = bodies[:warmup]
-        await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
-        timed = bodies[warmup:]
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(timed, True) for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
+            async def worker() -> None:
+                while queue:
+                    answer = await client.post(url, content=queue.pop(), headers=headers)
+                    if count:
+                        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - started
+
+    await phase(bodies[:warmup], False)
+    seconds = await phase(bodies[warmup:], True)
     return {"seconds": seconds, "statuses": statuses}
 
 

@@ -119,7 +119,8 @@ def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None
 
 
 class _AppendConnections:
-    """Pooled connections kept checked out between lone appends.
+    """Pooled connections kept checked out between lone appends (and the relay's reads and
+    checkpoints).
 
     A SQLAlchemy checkout and check-in (greenlet switch, events, reset) cost about as much
     as the INSERT itself. An append runs one autocommitted statement and leaves nothing
@@ -434,6 +435,18 @@ class EventStore:
         self.appended.set()  # autocommitted
         return envelopes
 
+    @asynccontextmanager
+    async def _autocommitted(self) -> AsyncIterator[asyncpg.Connection]:
+        """A kept connection outside any transaction block (each statement commits by
+        itself), for the relay's frequent one-statement reads and writes."""
+        pooled = await self._append_connections.take()
+        try:
+            yield pooled.driver_connection
+        except BaseException:
+            await release(pooled)
+            raise
+        await self._append_connections.give_back(pooled)
+
     async def read_stream(self, stream: str) -> list[Envelope]:
         async with self.engine.connect() as connection:
             return await Transaction(self, connection).read_stream(stream)
@@ -458,9 +471,8 @@ class EventStore:
         that committed after it started, so nothing is ever skipped when commits happen out
         of order. Events go out as stored (an old schema version is upcast by its readers).
         """
-        async with self.engine.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            rows = await (await _driver(connection)).fetch(
+        async with self._autocommitted() as driver:
+            rows = await driver.fetch(
                 self._unpublished_sql, str(after.tx_id), after.position, limit)
         return [
             OutboxMessage(
@@ -517,17 +529,14 @@ class EventStore:
             return Cursor(int(row.tx), row.position) if row else Cursor()
 
     async def save_checkpoint(self, name: str, cursor: Cursor) -> None:
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                text(
-                    f"INSERT INTO {self.schema}.relay_checkpoints (name, tx_id, position, updated_at) "
-                    "VALUES (:name, CAST(:tx AS xid8), :position, :at) "
-                    "ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, "
-                    "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at"
-                ),
-                {"name": name, "tx": cursor.tx_id, "position": cursor.position,
-                 "at": self.clock.now()},
-            )
+        """One statement, committed by itself (the relay saves one per batch)."""
+        async with self._autocommitted() as driver:
+            await driver.execute(
+                f"INSERT INTO {self.schema}.relay_checkpoints (name, tx_id, position, updated_at) "
+                "VALUES ($1, $2::text::xid8, $3, $4) "
+                "ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, "
+                "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at",
+                name, str(cursor.tx_id), cursor.position, self.clock.now())
 
     async def head_position(self) -> int:
         async with self.engine.connect() as connection:

@@ -244,17 +244,24 @@ class Vault:
             if holder is not None:  # else the holder was erased meanwhile: claim it again
                 return None if holder == person_id else holder
 
-    async def claim_blind_indexes(self, conn: AsyncConnection, claims: list[tuple[str, str]],
-                                  person_id: UUID) -> UUID | None:
-        """Claim several (kind, value) for ``person_id`` in one statement, in order. Returns
-        the first other person holding one of them, or None. When any is taken, the keys
-        are settled one by one as :meth:`add_blind_index` does (ours are held already)."""
+    async def put_claiming(self, conn: AsyncConnection, person_id: UUID,
+                           record: dict[str, Any], claims: list[tuple[str, str]]) -> UUID | None:
+        """:meth:`put` and :meth:`add_blind_index` of each (kind, value), in order, in one
+        statement (every application does both). Returns the first other person holding one
+        of the values, or None; then the caller's transaction is to roll back, record
+        included. When any value is taken, the keys are settled one by one as
+        :meth:`add_blind_index` does (ours are held already)."""
+        data_key = AESGCM.generate_key(bit_length=256)
         digests = [self.blind_index(kind, value) for kind, value in claims]
         inserted = await (await driver_of(conn)).fetch(
+            "WITH stored AS (INSERT INTO intake.vault (person_id, wrapped_key, ciphertext, "
+            "key_version, created_at, updated_at) VALUES ($3, $5, $6, $7, $4, $4)) "
             "INSERT INTO intake.blind_index (digest, kind, person_id, created_at) "
             "SELECT d, k, $3, $4 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
             "AS t(d, k, i) ORDER BY i ON CONFLICT (digest) DO NOTHING RETURNING digest",
-            digests, [kind for kind, _ in claims], person_id, self._now())
+            digests, [kind for kind, _ in claims], person_id, self._now(),
+            self._wrap_key(person_id, data_key), self._seal(person_id, data_key, record),
+            KEY_VERSION)
         if len(inserted) == len(digests):
             return None
         for kind, value in claims:

@@ -197,8 +197,7 @@ class Intake:
         if rejection:  # keep nothing of an ineligible person: no vault, no lookup keys
             routing = domain.RoutingDecision(home, domain.RoutingBasis.waiting_list, ())
         else:
-            await self._claim_identity(tx, role, identity, person_id)
-            await self.vault.put(tx.connection, person_id, identity.record)
+            await self._claim_identity(tx, role, identity, person_id)  # and store the record
             settings, counts = await self._routing_inputs(tx.connection, role.value, cohort)
             routing = domain.route(profile.departement, profile.remote_ok, role, settings, counts)
         events = domain.decide(domain.Submit(profile, rejection, routing, cohort), Application())
@@ -224,13 +223,14 @@ class Intake:
     async def _claim_identity(self, tx: Transaction, role: domain.Role, identity: Identity,
                               person_id: UUID) -> None:
         """Unique lookup keys find the same person applying twice, even at the same instant
-        (the second insert waits for the first transaction, then sees its key)."""
+        (the second insert waits for the first transaction, then sees its key). The vault
+        record goes in with them: a duplicate rolls it back."""
         tx.note_write()
         keys = [(f"{role.value}:email", normalise_email(identity.email))]
         if identity.birth_date is not None:
             keys.append((f"{role.value}:identity", identity_key(
                 identity.first_name, identity.last_name, identity.birth_date)))
-        holder = await self.vault.claim_blind_indexes(tx.connection, keys, person_id)
+        holder = await self.vault.put_claiming(tx.connection, person_id, identity.record, keys)
         if holder is not None:
             raise _Duplicate(holder)
 
