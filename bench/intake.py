@@ -149,7 +149,7 @@ async def load(url: str, concurrency: int, requests: int, warmup: int) -> dict:
     import httpx
 
     bodies = [json.dumps(unique_mentee()).encode() for _ in range(requests + warmup)]
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"content-type": "application/json"}
 
@@ -160,7 +160,15 @@ async def load(url: str, concurrency: int, requests: int, warmup: int) -> dict:
 
             async def worker() -> None:
                 while queue:
-                    answer = await client.post(url, content=queue.pop(), headers=headers)
+                    body = queue.pop()
+                    for _attempt in range(5):
+                        try:
+                            answer = await client.post(url, content=body, headers=headers)
+                            break
+                        except httpx.TransportError:  # a reset connection: the same again
+                            statuses["resent"] = statuses.get("resent", 0) + 1
+                    else:
+                        raise RuntimeError(f"{url}: 5 connection errors in a row")
                     if count:
                         statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
 
@@ -231,7 +239,7 @@ def run_load(url: str, args: argparse.Namespace, requests: int) -> dict:
          "--requests", str(requests), "--warmup", str(args.warmup)],
         capture_output=True, text=True)
     if out.returncode != 0:
-        raise SystemExit(f"the load client failed:\n{out.stderr}")
+        raise SystemExit(f"the load client failed on {url}:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -246,9 +254,15 @@ def measure_one(kind: str, env: dict[str, str], pg: psutil.Process,
         c1, s1 = cpu_seconds(server), cpu_seconds(pg)
     finally:
         stop(process)
-    accepted = result["statuses"].get("201", 0)
-    if accepted != args.requests:
-        raise SystemExit(f"{kind}: {result['statuses']} (expected {args.requests} x 201)")
+    statuses = result["statuses"]
+    # A request resent after a reset connection may have been taken the first time: intake
+    # then answers 200 (the same applicant), which still counts as one accepted application.
+    accepted = statuses.get("201", 0) + statuses.get("200", 0)
+    if accepted != args.requests or set(statuses) - {"201", "200", "resent"}:
+        raise SystemExit(f"{kind}: {statuses} (expected {args.requests} x 201)")
+    if statuses.get("resent"):
+        print(f"  {kind}: {statuses['resent']} requests resent after a reset connection",
+              flush=True)
     return (accepted / result["seconds"], (c1 - c0) / accepted * 1e3,
             (s1 - s0) / accepted * 1e3, result)
 
