@@ -120,7 +120,8 @@ def upcaster(event_type: str, *, from_version: int):
 
 def subject_for(region: str, service: Service | str, event_type: str) -> str:
     """``success.<region>.<service>.<EventType>``, e.g. ``success.IDF.matching.PairFormed``."""
-    return f"{SUBJECT_PREFIX}.{region}.{Service(service).value}.{event_type}"
+    name = service.value if isinstance(service, Service) else Service(service).value
+    return f"{SUBJECT_PREFIX}.{region}.{name}.{event_type}"
 
 
 def dead_letter_subject(service: Service | str) -> str:
@@ -129,6 +130,7 @@ def dead_letter_subject(service: Service | str) -> str:
 
 # The services whose events we trust: reporting publishes none.
 PUBLISHING_SERVICES = (Service.intake, Service.matching, Service.followup)
+_PUBLISHING_NAMES = frozenset(s.value for s in PUBLISHING_SERVICES)
 _REGION_TOKEN = re.compile(r"^[A-Z]{3}$")
 
 
@@ -158,7 +160,7 @@ def untrusted_subject(subject: str) -> str | None:
     _, region, service, _type = parts
     if not _REGION_TOKEN.match(region):
         return f"{subject!r}: {region!r} is not a region code"
-    if service not in {s.value for s in PUBLISHING_SERVICES}:
+    if service not in _PUBLISHING_NAMES:
         return f"{subject!r}: {service!r} is not one of our publishing services"
     return None
 

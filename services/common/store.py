@@ -22,6 +22,7 @@ import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from events import Envelope, EventData, Metadata, load_event
 from events.base import current_model, seal, subject_for
@@ -97,7 +98,7 @@ def _row_to_envelope(row: Any) -> Envelope:
     )
 
 
-async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
+async def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under a SQLAlchemy one, inside the same transaction, for the
     few hot statements (SQLAlchemy's statement layer costs ~170 µs a call)."""
     adapter = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
@@ -107,11 +108,55 @@ async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
     return adapter.driver_connection
 
 
+_driver = driver_of  # the name the store's own statements use
+
+
 def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     """asyncpg knows without a round trip when the server closed a connection (a restart):
     the pool then replaces it instead of handing out a dead one."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("connection closed by the server")
+
+
+class _AppendConnections:
+    """Pooled connections kept checked out between lone appends (and the relay's reads and
+    checkpoints).
+
+    A SQLAlchemy checkout and check-in (greenlet switch, events, reset) cost about as much
+    as the INSERT itself. An append runs one autocommitted statement and leaves nothing
+    open, so its connection can serve the next append as it is. At most ``keep`` wait here
+    (the engine's ``pool_size``; the pool still has its overflow for everything else);
+    one the server closed (a restart) is invalidated instead of used.
+    """
+
+    def __init__(self, engine: AsyncEngine, keep: int) -> None:
+        self._engine = engine
+        self._keep = keep
+        self._idle: list[Any] = []  # SQLAlchemy pooled connections (checked out)
+
+    async def take(self) -> Any:
+        while self._idle:
+            pooled = self._idle.pop()
+            if not pooled.driver_connection.is_closed():
+                return pooled
+            pooled.invalidate()
+        return await self._engine.raw_connection()
+
+    async def give_back(self, pooled: Any) -> None:
+        if len(self._idle) < self._keep and not pooled.driver_connection.is_closed():
+            self._idle.append(pooled)
+        else:
+            await release(pooled)
+
+    async def release_all(self) -> None:
+        while self._idle:
+            await release(self._idle.pop())
+
+
+async def release(pooled: Any) -> None:
+    """Back to SQLAlchemy's pool, which checks and resets it, and closes it when the pool is
+    full: that close is I/O, so it runs where SQLAlchemy can await it."""
+    await greenlet_spawn(pooled.close)
 
 
 class OutboxMessage(NamedTuple):
@@ -181,15 +226,25 @@ class Transaction:
         ]
         try:
             with self._traced(stream, envelopes):
-                rows = await (await self._driver()).fetch(
-                    self.store._append_sql, stream, metadata.region, now,
-                    metadata.correlation_id, metadata.causation_id, metadata.actor,
-                    [e.event_id for e in envelopes], [e.type for e in envelopes],
-                    [e.schema_version for e in envelopes], [e.stream_version for e in envelopes],
-                    [e.occurred_at for e in envelopes],
-                    [e.data.model_dump_json() for e in envelopes], expected_version,
-                    tracing.current_traceparent(),  # the relay's publish continues the trace
-                )
+                traceparent = tracing.current_traceparent()  # the relay's publish continues it
+                driver = await self._driver()
+                if len(envelopes) == 1:  # the common case: plain parameters, no arrays
+                    e = envelopes[0]
+                    rows = await driver.fetch(
+                        self.store._append_one_sql, e.event_id, e.type, e.schema_version,
+                        stream, e.stream_version, metadata.region, e.occurred_at, now,
+                        metadata.correlation_id, metadata.causation_id, metadata.actor,
+                        e.data.model_dump_json(), expected_version, traceparent)
+                else:
+                    rows = await driver.fetch(
+                        self.store._append_sql, stream, metadata.region, now,
+                        metadata.correlation_id, metadata.causation_id, metadata.actor,
+                        [e.event_id for e in envelopes], [e.type for e in envelopes],
+                        [e.schema_version for e in envelopes],
+                        [e.stream_version for e in envelopes],
+                        [e.occurred_at for e in envelopes],
+                        [e.data.model_dump_json() for e in envelopes], expected_version,
+                        traceparent)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version_key":
                 raise ConcurrencyConflict(stream, expected_version) from None
@@ -197,7 +252,7 @@ class Transaction:
         if len(rows) != len(envelopes):
             raise ConcurrencyConflict(stream, expected_version)
         for envelope in envelopes:
-            EVENTS_APPENDED.labels(self.schema, envelope.type).inc()
+            self.store._appended_counter(envelope.type).inc()
         return envelopes
 
     def _traced(self, stream: str, envelopes: list[Envelope]):
@@ -257,7 +312,8 @@ class Transaction:
 class EventStore:
     """The event log of one service, in its own PostgreSQL schema."""
 
-    def __init__(self, engine: AsyncEngine, schema: str, clock: Clock | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, schema: str, clock: Clock | None = None,
+                 pool_size: int = 10) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise ValueError(f"invalid schema name {schema!r}")
         self.engine = engine
@@ -278,6 +334,17 @@ class EventStore:
                 SELECT 1 FROM {schema}.events WHERE stream = $1 AND stream_version = $13::int)
             RETURNING position
             """
+        # The same for one event (most appends): scalar parameters, a quarter of the bind
+        # work and half of PostgreSQL's CPU of the arrays above (see bench/append.py).
+        self._append_one_sql = f"""
+            INSERT INTO {schema}.events ({_COLUMNS}, trace_context)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $14::text
+            WHERE $13::int = 0 OR EXISTS (
+                SELECT 1 FROM {schema}.events WHERE stream = $4 AND stream_version = $13::int)
+            RETURNING position
+            """
+        self._appended_counters: dict[str, Any] = {}
+        self._append_connections = _AppendConnections(engine, pool_size)
         # The relay's read: PostgreSQL writes the wire JSON itself (no model round trip).
         select_wire = """
             SELECT tx_id::text AS tx, position, event_id, type, region, trace_context,
@@ -316,10 +383,20 @@ class EventStore:
             hide_parameters=True,  # errors and logs never quote row values (personal data)
         )
         event.listen(engine.sync_engine, "checkout", _discard_if_closed)
-        return cls(engine, schema, clock)
+        return cls(engine, schema, clock, pool_size)
 
     async def dispose(self) -> None:
+        await self._append_connections.release_all()
         await self.engine.dispose()
+
+    def _appended_counter(self, event_type: str):
+        """The labelled child of the appended-events counter (the label lookup costs more
+        than the increment)."""
+        counter = self._appended_counters.get(event_type)
+        if counter is None:
+            counter = self._appended_counters[event_type] = EVENTS_APPENDED.labels(
+                self.schema, event_type)
+        return counter
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -340,18 +417,35 @@ class EventStore:
     ) -> list[Envelope]:
         """Append in a transaction of its own (one atomic statement, so autocommit).
         Raises :class:`ConcurrencyConflict`."""
-        # Straight on the pooled asyncpg connection, outside any transaction block (so the
-        # statement commits by itself): a quarter of the client cost of a SQLAlchemy
-        # connection switched to autocommit, on the hottest path (see bench/append.py).
-        pooled = await self.engine.raw_connection()
+        # Straight on a pooled asyncpg connection, outside any transaction block (so the
+        # statement commits by itself), kept aside for the next append: the hottest path
+        # pays neither SQLAlchemy's statement layer nor its pool (see bench/append.py).
+        pooled = await self._append_connections.take()
         try:
             envelopes = await Transaction(self, None, pooled.driver_connection).append(
                 stream, expected_version, events, metadata, occurred_at=occurred_at
             )
-            self.appended.set()  # autocommitted
-            return envelopes
-        finally:
-            pooled.close()  # back to the pool (nothing to roll back)
+        except ConcurrencyConflict:
+            await self._append_connections.give_back(pooled)  # a refusal: connection is fine
+            raise
+        except BaseException:
+            await release(pooled)
+            raise
+        await self._append_connections.give_back(pooled)
+        self.appended.set()  # autocommitted
+        return envelopes
+
+    @asynccontextmanager
+    async def _autocommitted(self) -> AsyncIterator[asyncpg.Connection]:
+        """A kept connection outside any transaction block (each statement commits by
+        itself), for the relay's frequent one-statement reads and writes."""
+        pooled = await self._append_connections.take()
+        try:
+            yield pooled.driver_connection
+        except BaseException:
+            await release(pooled)
+            raise
+        await self._append_connections.give_back(pooled)
 
     async def read_stream(self, stream: str) -> list[Envelope]:
         async with self.engine.connect() as connection:
@@ -377,9 +471,8 @@ class EventStore:
         that committed after it started, so nothing is ever skipped when commits happen out
         of order. Events go out as stored (an old schema version is upcast by its readers).
         """
-        async with self.engine.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            rows = await (await _driver(connection)).fetch(
+        async with self._autocommitted() as driver:
+            rows = await driver.fetch(
                 self._unpublished_sql, str(after.tx_id), after.position, limit)
         return [
             OutboxMessage(
@@ -436,17 +529,14 @@ class EventStore:
             return Cursor(int(row.tx), row.position) if row else Cursor()
 
     async def save_checkpoint(self, name: str, cursor: Cursor) -> None:
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                text(
-                    f"INSERT INTO {self.schema}.relay_checkpoints (name, tx_id, position, updated_at) "
-                    "VALUES (:name, CAST(:tx AS xid8), :position, :at) "
-                    "ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, "
-                    "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at"
-                ),
-                {"name": name, "tx": cursor.tx_id, "position": cursor.position,
-                 "at": self.clock.now()},
-            )
+        """One statement, committed by itself (the relay saves one per batch)."""
+        async with self._autocommitted() as driver:
+            await driver.execute(
+                f"INSERT INTO {self.schema}.relay_checkpoints (name, tx_id, position, updated_at) "
+                "VALUES ($1, $2::text::xid8, $3, $4) "
+                "ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, "
+                "position = EXCLUDED.position, updated_at = EXCLUDED.updated_at",
+                name, str(cursor.tx_id), cursor.position, self.clock.now())
 
     async def head_position(self) -> int:
         async with self.engine.connect() as connection:

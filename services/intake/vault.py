@@ -40,6 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.clock import Clock, get_clock
+from services.common.store import driver_of
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -162,12 +163,13 @@ class Vault:
         """Store a new person's record (an existing person_id fails the primary key)."""
         data_key = AESGCM.generate_key(bit_length=256)
         now = self._now()
-        await conn.execute(
-            text("INSERT INTO intake.vault (person_id, wrapped_key, ciphertext, key_version, "
-                 "created_at, updated_at) VALUES (:p, :wk, :ct, :v, :now, :now)"),
-            {"p": person_id, "wk": self._wrap_key(person_id, data_key),
-             "ct": self._seal(person_id, data_key, record), "v": KEY_VERSION, "now": now},
-        )
+        # On the asyncpg connection itself, in the same transaction: every application
+        # runs this (SQLAlchemy's statement layer would double its client cost).
+        await (await driver_of(conn)).execute(
+            "INSERT INTO intake.vault (person_id, wrapped_key, ciphertext, key_version, "
+            "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+            person_id, self._wrap_key(person_id, data_key),
+            self._seal(person_id, data_key, record), KEY_VERSION, now)
 
     async def get(self, conn: AsyncConnection, person_id: UUID) -> dict[str, Any] | None:
         row = (await conn.execute(
@@ -230,17 +232,43 @@ class Vault:
         None. Two concurrent claims meet on the unique digest: the second insert waits for the
         first transaction, then (read committed) sees its row and returns its person_id."""
         digest = self.blind_index(kind, value)
+        driver = await driver_of(conn)  # every application claims its keys: the hot path
         while True:
-            inserted = (await conn.execute(
-                text("INSERT INTO intake.blind_index (digest, kind, person_id, created_at) "
-                     "VALUES (:d, :k, :p, :now) ON CONFLICT (digest) DO NOTHING "
-                     "RETURNING person_id"),
-                {"d": digest, "k": kind, "p": person_id, "now": self._now()})).first()
+            inserted = await driver.fetchrow(
+                "INSERT INTO intake.blind_index (digest, kind, person_id, created_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING RETURNING person_id",
+                digest, kind, person_id, self._now())
             if inserted is not None:
                 return None
             holder = await self._holder(conn, digest)
             if holder is not None:  # else the holder was erased meanwhile: claim it again
                 return None if holder == person_id else holder
+
+    async def put_claiming(self, conn: AsyncConnection, person_id: UUID,
+                           record: dict[str, Any], claims: list[tuple[str, str]]) -> UUID | None:
+        """:meth:`put` and :meth:`add_blind_index` of each (kind, value), in order, in one
+        statement (every application does both). Returns the first other person holding one
+        of the values, or None; then the caller's transaction is to roll back, record
+        included. When any value is taken, the keys are settled one by one as
+        :meth:`add_blind_index` does (ours are held already)."""
+        data_key = AESGCM.generate_key(bit_length=256)
+        digests = [self.blind_index(kind, value) for kind, value in claims]
+        inserted = await (await driver_of(conn)).fetch(
+            "WITH stored AS (INSERT INTO intake.vault (person_id, wrapped_key, ciphertext, "
+            "key_version, created_at, updated_at) VALUES ($3, $5, $6, $7, $4, $4)) "
+            "INSERT INTO intake.blind_index (digest, kind, person_id, created_at) "
+            "SELECT d, k, $3, $4 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+            "AS t(d, k, i) ORDER BY i ON CONFLICT (digest) DO NOTHING RETURNING digest",
+            digests, [kind for kind, _ in claims], person_id, self._now(),
+            self._wrap_key(person_id, data_key), self._seal(person_id, data_key, record),
+            KEY_VERSION)
+        if len(inserted) == len(digests):
+            return None
+        for kind, value in claims:
+            holder = await self.add_blind_index(conn, kind, value, person_id)
+            if holder is not None:
+                return holder
+        return None
 
     async def remove_blind_index(self, conn: AsyncConnection, kind: str, value: str,
                                  person_id: UUID) -> None:
@@ -255,9 +283,8 @@ class Vault:
 
     @staticmethod
     async def _holder(conn: AsyncConnection, digest: str) -> UUID | None:
-        holder = (await conn.execute(
-            text("SELECT person_id FROM intake.blind_index WHERE digest = :d"),
-            {"d": digest})).scalar()
+        holder = await (await driver_of(conn)).fetchval(
+            "SELECT person_id FROM intake.blind_index WHERE digest = $1", digest)
         return None if holder is None else UUID(str(holder))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from events.vocabulary import joinable_cohort
 from services.common.observability import current_correlation_id
 from services.common.clock import Clock
 from services.common.settings import Settings
-from services.common.store import EventStore, Transaction
+from services.common.store import EventStore, Transaction, driver_of
 from services.intake import domain
 from services.intake.domain import Application, RegionSettings, Status
 from services.intake.vault import Vault, identity_key, normalise_email
@@ -77,6 +77,13 @@ def _month_label(cohort: str) -> str:
     return f"{_MONTHS[int(month) - 1]} {year}"
 
 
+# Every RegionSettingsChanged, in log order.
+_SETTINGS_SQL = ("SELECT position, data::text AS data FROM intake.events "
+                 "WHERE type = 'RegionSettingsChanged' ORDER BY position")
+_COUNTS_SQL = ("SELECT region, count(*) AS n FROM intake.applications WHERE cohort = $1 AND "
+               "role = $2 AND status NOT IN ('rejected', 'waiting_list') GROUP BY region")
+
+
 def application_stream(application_id: UUID) -> str:
     return f"application-{application_id}"
 
@@ -96,22 +103,30 @@ class Intake:
     # -- region settings --------------------------------------------------------------------
 
     async def region_settings(self, conn: AsyncConnection) -> dict[str, RegionSettings]:
+        rows = await (await driver_of(conn)).fetch(_SETTINGS_SQL)
+        return self._settings_from(row["data"] for row in rows)
+
+    def _settings_from(self, changes: Iterable[str]) -> dict[str, RegionSettings]:
         settings = domain.default_settings(
             self.settings.served_region_codes(), self.current_cohort(),
             self.settings.objective_mentees, self.settings.objective_mentors)
-        rows = await conn.execute(text(
-            "SELECT data FROM intake.events WHERE type = 'RegionSettingsChanged' "
-            "ORDER BY position"))
-        for row in rows:
-            settings = domain.apply_settings(settings, RegionSettingsChanged.model_validate(row.data))
+        for change in changes:
+            settings = domain.apply_settings(
+                settings, RegionSettingsChanged.model_validate_json(change))
         return settings
 
-    async def _routed_counts(self, conn: AsyncConnection, role: str, cohort: str) -> dict[str, int]:
-        rows = await conn.execute(text(
-            "SELECT region, count(*) AS n FROM intake.applications WHERE cohort = :cohort AND "
-            "role = :role AND status NOT IN ('rejected', 'waiting_list') GROUP BY region"),
-            {"cohort": cohort, "role": role})
-        return {row.region: row.n for row in rows}
+    async def _routing_inputs(self, conn: AsyncConnection, role: str, cohort: str
+                              ) -> tuple[dict[str, RegionSettings], dict[str, int]]:
+        """The regions' settings and how many applications each routed for this role and
+        cohort, in one round trip (every application needs both)."""
+        rows = await (await driver_of(conn)).fetch(
+            f"SELECT position, data, NULL AS region, NULL::bigint AS n FROM ({_SETTINGS_SQL}) "
+            f"AS s UNION ALL SELECT NULL, NULL, region, n FROM ({_COUNTS_SQL}) AS c",
+            cohort, role)
+        changes = sorted((row["position"], row["data"]) for row in rows
+                         if row["data"] is not None)
+        counts = {row["region"]: row["n"] for row in rows if row["data"] is None}
+        return self._settings_from(data for _, data in changes), counts
 
     async def change_region(self, change: RegionSettingsChanged, actor: str) -> list[UUID]:
         """Record a region's settings; when it starts taking part, route its waiting list."""
@@ -182,11 +197,9 @@ class Intake:
         if rejection:  # keep nothing of an ineligible person: no vault, no lookup keys
             routing = domain.RoutingDecision(home, domain.RoutingBasis.waiting_list, ())
         else:
-            await self._claim_identity(tx, role, identity, person_id)
-            await self.vault.put(tx.connection, person_id, identity.record)
-            settings = await self.region_settings(tx.connection)
-            routing = domain.route(profile.departement, profile.remote_ok, role, settings,
-                                   await self._routed_counts(tx.connection, role.value, cohort))
+            await self._claim_identity(tx, role, identity, person_id)  # and store the record
+            settings, counts = await self._routing_inputs(tx.connection, role.value, cohort)
+            routing = domain.route(profile.departement, profile.remote_ok, role, settings, counts)
         events = domain.decide(domain.Submit(profile, rejection, routing, cohort), Application())
         stream = application_stream(application_id)
         await tx.append(stream, 0, events, self._metadata(routing.to_region, "applicant"))
@@ -210,16 +223,16 @@ class Intake:
     async def _claim_identity(self, tx: Transaction, role: domain.Role, identity: Identity,
                               person_id: UUID) -> None:
         """Unique lookup keys find the same person applying twice, even at the same instant
-        (the second insert waits for the first transaction, then sees its key)."""
+        (the second insert waits for the first transaction, then sees its key). The vault
+        record goes in with them: a duplicate rolls it back."""
         tx.note_write()
         keys = [(f"{role.value}:email", normalise_email(identity.email))]
         if identity.birth_date is not None:
             keys.append((f"{role.value}:identity", identity_key(
                 identity.first_name, identity.last_name, identity.birth_date)))
-        for kind, value in keys:
-            holder = await self.vault.add_blind_index(tx.connection, kind, value, person_id)
-            if holder is not None and holder != person_id:
-                raise _Duplicate(holder)
+        holder = await self.vault.put_claiming(tx.connection, person_id, identity.record, keys)
+        if holder is not None:
+            raise _Duplicate(holder)
 
     async def _existing(self, person_id: UUID) -> Outcome:
         async with self.store.engine.connect() as conn:
@@ -375,16 +388,14 @@ class Intake:
                         submitted_at: datetime) -> None:
         profile = state.profile
         assert profile is not None and state.status is not None
-        await conn.execute(text(
+        await (await driver_of(conn)).execute(
             "INSERT INTO intake.applications (application_id, person_id, role, status, region, "
-            "channel, cohort, departement, submitted_at, updated_at) VALUES (:id, :person, "
-            ":role, :status, :region, :channel, :cohort, :dep, :submitted, :now) "
+            "channel, cohort, departement, submitted_at, updated_at) VALUES ($1, $2, $3, $4, "
+            "$5, $6, $7, $8, $9, $10) "
             "ON CONFLICT (application_id) DO UPDATE SET status = EXCLUDED.status, "
-            "region = EXCLUDED.region, updated_at = EXCLUDED.updated_at"),
-            {"id": profile.application_id, "person": profile.person_id, "role": profile.role.value,
-             "status": state.status.value,
-             "region": state.region or REGION_OF_DEPARTEMENT[profile.departement],
-             "channel": profile.channel.value, "cohort": cohort, "dep": profile.departement,
-             "submitted": submitted_at, "now": self.clock.now()})
+            "region = EXCLUDED.region, updated_at = EXCLUDED.updated_at",
+            profile.application_id, profile.person_id, profile.role.value, state.status.value,
+            state.region or REGION_OF_DEPARTEMENT[profile.departement], profile.channel.value,
+            cohort, profile.departement, submitted_at, self.clock.now())
 
 
