@@ -24,6 +24,7 @@ from services.backoffice.pages import (
     persons,
     pool,
     regions,
+    reminders,
     signin,
 )
 from services.backoffice.repository import Accounts
@@ -43,7 +44,7 @@ SIGN_IN_PATH = "/connexion"
 # Every area's router; each module is one area of the back-office.
 PAGE_ROUTERS = [signin.router, home.router, applications.router, persons.router,
                 regions.router, cohorts.router, pool.router, pairs.router, events.router,
-                dashboard.router]
+                dashboard.router, reminders.router]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

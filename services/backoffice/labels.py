@@ -19,6 +19,7 @@ MENU = [
     ("/tableau-de-bord", "Tableau de bord", None),
     ("/personnes", "Personnes", {StaffRole.referent, StaffRole.admin}),
     ("/regions", "Régions", {StaffRole.admin}),
+    ("/mes-rappels", "Mes rappels", {StaffRole.referent, StaffRole.admin}),
 ]
 
 
