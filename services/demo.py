@@ -309,7 +309,9 @@ class Seeder:
                     "moment": "end", "situation": self.rng.choice(SITUATIONS)}))
             return
         intermediate = date.fromisoformat(journey["reviews"]["intermediate"]["due_on"])
-        held_on = intermediate + timedelta(days=self.rng.randint(40, 60) if late
+        # Late ones are held 45 to 100 days after the due date: some are still overdue today,
+        # so the back-office's overdue list has something to show.
+        held_on = intermediate + timedelta(days=self.rng.randint(45, 100) if late
                                            else self.rng.randint(-10, 12))
         self.at(held_on, lambda d: self.call(
             "followup", "POST", f"{pair}/reviews/intermediate", region, expect=(201, 409),
