@@ -79,6 +79,7 @@ POLICY: dict[str, Rule] = {
     "intake DELETE /staff/persons/{person_id}": Rule(frozenset({ADMIN})),
     "intake GET /staff/persons/{person_id}/contact": Rule(frozenset({SERVICE})),
     "intake GET /staff/persons/{person_id}/data": Rule(frozenset({SERVICE})),
+    "reporting GET /staff/persons/{person_id}/events": Rule(frozenset({SERVICE})),
     # A search answers what the caller's region holds; someone known elsewhere only: 403.
     "intake GET /staff/persons": Rule(ACTORS, regional=False),
     "intake PUT /staff/persons/{person_id}/contact": ACT,

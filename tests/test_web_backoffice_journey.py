@@ -29,7 +29,7 @@ async def totals(page, stack) -> str:
     return await page.locator("#par-cohorte + div table tfoot").inner_text()
 
 
-async def screen_to_admission(page, stack, application_id: str) -> str:
+async def screen_to_admission(page, stack, application_id: str, region: str = "IDF") -> str:
     await page.goto(f"{stack.backoffice}/candidatures")
     await page.locator(f'a[href="/candidatures/{application_id}"]').click()
     instant = stack.clock.now().astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
@@ -42,7 +42,7 @@ async def screen_to_admission(page, stack, application_id: str) -> str:
     assert "L'avis sur l'entretien est enregistré." in await body_text(page)
     await page.get_by_role("button", name="Admettre la personne").click()
     assert "La personne est admise" in await body_text(page)
-    async with stack.api("intake", "referent", "IDF") as intake:
+    async with stack.api("intake", "referent", region) as intake:
         return (await intake.get(f"/staff/applications/{application_id}")).json()[
             "application"]["person_id"]
 

@@ -79,7 +79,23 @@ EVENT_LABELS = {
     "CandidateAdmitted": "Admission", "CandidateDeclined": "Candidature non retenue",
     "ApplicationWithdrawn": "Candidature retirée",
     "ContactDetailsCorrected": "Coordonnées corrigées", "PersonErased": "Effacement",
+    # matching and followup: what the programme recorded of the journey
+    "CandidateLeftPool": "Sortie du vivier",
+    "MatchProposed": "Proposition de binôme", "MatchDeclined": "Proposition refusée",
+    "ProposalWithdrawn": "Proposition retirée", "PairFormed": "Binôme formé",
+    "PairEnded": "Fin du binôme", "RematchRequested": "Nouveau binôme demandé",
+    "CohortLaunched": "Lancement de la cohorte",
+    "FollowUpPlanned": "Parcours planifié", "SessionLogged": "Séance déclarée",
+    "ReviewScheduled": "Bilan programmé", "ReviewDue": "Bilan à réaliser",
+    "ReviewOverdue": "Bilan en retard", "ReviewCompleted": "Bilan réalisé",
+    "ReferentAssigned": "Référent·e attribué·e",
+    "FollowUpEnded": "Fin du parcours", "OutcomeRecorded": "Situation enregistrée",
+    "QuestionnaireAnswered": "Questionnaire rempli", "ReminderSent": "Courriel envoyé",
+    "NetworkingRegistrationRecorded": "Inscription à un évènement",
+    "AttendanceRecorded": "Présence à un évènement",
 }
+SERVICE_LABELS = {"matching": "mise en binôme", "followup": "suivi du binôme",
+                  "reporting": "statistiques"}
 IDENTITY_LABELS = {
     "first_name": "Prénom", "last_name": "Nom", "email": "Adresse e-mail",
     "phone": "Téléphone", "birth_date": "Date de naissance", "postcode": "Code postal",
@@ -231,6 +247,23 @@ async def _data(request: Request, link: Link) -> dict[str, Any]:
     if answer.status_code != 200:
         log.warning("person_data_refused", status=answer.status_code)
         raise _unavailable()
+    return {**answer.json(), "programme_events": await _programme_events(request, link)}
+
+
+async def _programme_events(request: Request, link: Link) -> list[dict[str, Any]] | None:
+    """What every service recorded about the person (types and dates, from reporting's
+    archive); None when reporting does not answer (the page says so)."""
+    base = request.app.state.settings.reporting_url.rstrip("/")
+    try:
+        answer = await request.app.state.http.get(
+            f"{base}/staff/persons/{link.person_id}/events",
+            headers=_token(request, StaffRole.service))
+    except httpx.HTTPError as error:
+        log.warning("reporting_unreachable", error=type(error).__name__)
+        return None
+    if answer.status_code != 200:
+        log.warning("person_events_refused", status=answer.status_code)
+        return None
     return answer.json()
 
 
@@ -280,9 +313,14 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
         applications.append({**entry["application"], "answers": answers, "history": [
             {"label": EVENT_LABELS.get(e["type"], e["type"]), "at": e["at"]}
             for e in entry["history"]]})
+    recorded = data.get("programme_events")
     return {"identity": identity, "applications": applications, "person_events": [
         {"label": EVENT_LABELS.get(e["type"], e["type"]), "at": e["at"]}
-        for e in data["person_events"]]}
+        for e in data["person_events"]],
+        "programme_events": None if recorded is None else [
+            {"label": EVENT_LABELS.get(e["type"], e["type"]),
+             "service": SERVICE_LABELS.get(e["service"], e["service"]), "at": e["at"]}
+            for e in recorded if e["service"] != "intake"]}
 
 
 async def _access_page(request: Request, token: str, link: Link, values: dict[str, Any],
