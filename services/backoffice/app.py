@@ -29,14 +29,8 @@ from services.backoffice.pages import (
 )
 from services.backoffice.repository import Accounts
 from services.common.clock import Clock, follow_business_clock, get_clock
-from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
-from services.common.web import (
-    Pages,
-    install_health,
-    install_html_errors,
-    install_web_basics,
-)
+from services.common.web import Pages, web_front
 
 TEMPLATES = Path(__file__).parent / "templates"
 SIGN_IN_PATH = "/connexion"
@@ -65,19 +59,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             await app.state.backend.close()
             await app.state.accounts.dispose()
 
-    app = FastAPI(title="Succ'ess — espace du personnel", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, openapi_url=None)  # pages for people, not an API
-    app.state.settings = settings
+    pages = Pages(TEMPLATES, site_name="Succ'ess — espace du personnel",
+                  globals={"nav_items": nav_items, "role_label": role_label})
+    app = web_front(title="Succ'ess — espace du personnel", settings=settings, pages=pages,
+                    routers=PAGE_ROUTERS, lifespan=lifespan, sign_in_path=SIGN_IN_PATH,
+                    engine_of=lambda app: app.state.accounts.engine)
     app.state.clock = clock or get_clock()
-    app.state.pages = Pages(TEMPLATES, site_name="Succ'ess — espace du personnel",
-                            globals={"nav_items": nav_items, "role_label": role_label})
-    install_web_basics(app, app.state.pages, settings.max_body_bytes)
-    install_html_errors(app, app.state.pages, sign_in_path=SIGN_IN_PATH)
-    install_correlation_middleware(app)
-    for router in PAGE_ROUTERS:
-        app.include_router(router)
-
-    install_health(app, lambda app: app.state.accounts.engine)
-
     return app
 

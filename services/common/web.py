@@ -292,3 +292,23 @@ def install_health(app: FastAPI, engine_of) -> None:
         except Exception:  # noqa: BLE001 - any failure means not ready
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
+
+
+def web_front(*, title: str, settings, pages: Pages, routers: Iterable, lifespan,
+              engine_of, sign_in_path: str | None = None) -> FastAPI:
+    """A web front for people (back-office, participants): its pages, the stylesheet, French
+    error pages, security headers, correlation ids and health routes; no OpenAPI, since
+    these are pages rather than an API."""
+    from services.common.observability import install_correlation_middleware
+
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.settings = settings
+    app.state.pages = pages
+    install_web_basics(app, pages, settings.max_body_bytes)
+    install_html_errors(app, pages, sign_in_path=sign_in_path)
+    install_correlation_middleware(app)
+    for router in routers:
+        app.include_router(router)
+    install_health(app, engine_of)
+    return app

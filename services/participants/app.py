@@ -14,15 +14,9 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.clock import follow_business_clock, get_clock
-from services.common.observability import install_correlation_middleware
 from services.common.settings import Settings, require
 from services.common.store import async_database_url
-from services.common.web import (
-    Pages,
-    install_health,
-    install_html_errors,
-    install_web_basics,
-)
+from services.common.web import Pages, web_front
 from services.participants.pages import applications, links, rights
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,22 +45,14 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.http.aclose()
             await app.state.engine.dispose()
 
-    app = FastAPI(title="Succ'ess — participants", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, openapi_url=None)
-    app.state.settings = settings
+    app = web_front(title="Succ'ess — participants", settings=settings,
+                    pages=Pages(TEMPLATES, site_name="Succ'ess"), routers=PAGE_ROUTERS,
+                    lifespan=lifespan, engine_of=lambda app: app.state.engine)
     app.state.clock = get_clock()  # links expire on the business clock (tests set theirs)
-    app.state.pages = Pages(TEMPLATES, site_name="Succ'ess")
-    install_web_basics(app, app.state.pages, settings.max_body_bytes)
-    install_html_errors(app, app.state.pages)
-    install_correlation_middleware(app)
-    for router in PAGE_ROUTERS:
-        app.include_router(router)
 
     @app.get("/")
     async def home(request: Request) -> Response:
         return app.state.pages.html(request, "home.html", {"title": "Accueil",
                                                           "links": HOME_LINKS})
-
-    install_health(app, lambda app: app.state.engine)
 
     return app
