@@ -145,8 +145,19 @@ async def test_a_referent_records_a_review_and_sees_the_overdue_ones(web_stack, 
     assert "Le bilan est enregistré." in text
     assert "Tenu : Le binôme fonctionne bien" in text
 
-    # Another referent of the region takes the pair over.
-    await page.locator("#f-referent-referent_id").fill("ref-idf-2")
+    # With no other referent account in the region, the new referent's id is typed.
+    assert await page.locator("input#f-referent-referent_id").count() == 1
+    # Once the region has other referents, staff pick one by name: only the pair's region's
+    # referents are offered, not the pair's own one nor another region's.
+    await web_stack.staff("paul@cress-idf.example", "referent", "IDF", subject="ref-idf-2",
+                          name="Paul Durand")
+    await web_stack.staff("yann@cress-bre.example", "referent", "BRE", subject="ref-bre-2")
+    await page.reload()
+    choice = page.locator("select#f-referent-referent_id")
+    offered = await choice.locator("option").all_inner_texts()
+    assert offered == ["Choisir dans la liste", "Paul Durand (ref-idf-2)"]
+    await check_page(page, "binome-referents")
+    await choice.select_option("ref-idf-2")
     await page.get_by_role("button", name="Confier le binôme").click()
     assert "Le binôme est confié" in await body_text(page)
     assert "ref-idf-2" in await body_text(page)

@@ -103,6 +103,14 @@ class Accounts:
                 accounts.c.region.nulls_first(), accounts.c.email))).all()
         return [_account(row) for row in rows]
 
+    async def referents(self, region: str) -> list[Account]:
+        """The region's referents who may be given pairs (not disabled), by name."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(accounts.select().where(
+                accounts.c.role == StaffRole.referent.value, accounts.c.region == region,
+                accounts.c.disabled.is_(False)).order_by(accounts.c.display_name))).all()
+        return [_account(row) for row in rows]
+
     async def set_disabled(self, email: str, disabled: bool) -> Account:
         async with self.engine.begin() as conn:
             row = (await conn.execute(accounts.update().where(accounts.c.email == email)

@@ -104,7 +104,16 @@ async def pair_page(request: Request, pair_id: UUID, staff: Staff,
     return _page(request, "pairs/pair.html", {
         "title": "Binôme", "pair": pair, "values": values or {}, "errors": errors,
         "alerts": alerts, "questionnaires": _questionnaires(catalogue),
+        "referents": await _other_referents(request, pair),
         "flash": confirmation(request)}, status)
+
+
+async def _other_referents(request: Request, pair: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(id, « Name (id) ») of the pair's region's referents other than its own, for the
+    reassignment select: staff pick a person rather than type an identifier."""
+    accounts = await request.app.state.accounts.referents(pair["region"])
+    return [(a.subject, f"{a.display_name} ({a.subject})") for a in accounts
+            if a.subject != pair.get("referent_id")]
 
 
 def _questionnaires(catalogue: Mapping[str, Any]) -> dict[tuple[str, str], list[dict]]:
