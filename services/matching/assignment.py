@@ -49,7 +49,7 @@ from services.matching.scoring import (
     score,
 )
 
-_ROW_SEEDS = 10  # each mentee's best pairs in the core (more: a bigger core, no fewer rounds)
+_ROW_SEEDS = 32  # each mentee's best pairs in the core (fewer: more rounds, each a full solve)
 _COLUMN_SEEDS = 1  # each mentor's best pairs (per block) in the core
 _ADD_PER_MENTEE = 16  # violating pairs added per mentee and round
 _MAX_ROUNDS = 12
@@ -116,7 +116,7 @@ class Edges:
     blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # mentees, mentors,
     # points, and each row's best points in the block (a bound that lets the scan skip rows)
     n_pairs: int  # acceptable pairs in the blocks
-    seed_rows: np.ndarray  # the pairs of the sparse core to start with, in block order
+    seed_rows: np.ndarray  # the pairs of the sparse core to start with, each once
     seed_cols: np.ndarray
     seed_points: np.ndarray
     best_mentee: np.ndarray  # best points before exclusions, -1 when geography forbids all
@@ -132,9 +132,8 @@ class Edges:
         return tuple(np.concatenate(part) for part in zip(*found))  # type: ignore[return-value]
 
 
-def _acceptable_cells(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray,
-                      mask: np.ndarray | None = None):
-    r, c = np.nonzero(pts != _NOT_ACCEPTABLE if mask is None else mask)
+def _acceptable_cells(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray):
+    r, c = np.nonzero(pts != _NOT_ACCEPTABLE)
     return rows[r], cols[c], pts[r, c]
 
 
@@ -172,13 +171,9 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
         ok = pts >= min_pts
         if not every_mentor_has_place:
             ok &= has_place[cols]
-        seed = np.zeros_like(ok)
-        _mark_top(seed, pts, _ROW_SEEDS, axis=1)
-        _mark_top(seed, pts, _COLUMN_SEEDS, axis=0)
-        seed &= ok
-        seeds.append(_acceptable_cells(rows, cols, pts, seed))
         n_pairs += int(np.count_nonzero(ok))
         np.putmask(pts, ~ok, _NOT_ACCEPTABLE)  # a plain loop: boolean indexing gathers
+        seeds.append(_seed_cells(rows, cols, pts))
         kept.append((rows, cols, pts, row_best))
     if not banned:
         best_ok = best
@@ -189,19 +184,37 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
                  best[0], best[1], best_ok[0], best_ok[1])
 
 
-def _mark_top(mark: np.ndarray, pts: np.ndarray, k: int, axis: int) -> None:
-    """mark[...] |= the k best cells along ``axis`` (all of them when there are at most k)."""
-    if k <= 0:
-        return
-    if pts.shape[axis] <= k:
-        mark[...] = True
-        return
+def _seed_cells(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray):
+    """The block's pairs of the first core: each row's ``_ROW_SEEDS`` best cells and each
+    column's ``_COLUMN_SEEDS`` best, acceptable ones only, each once.
+
+    Taken from the arg-partitions' indices (a few cells per row), not by marking a mask of
+    the whole block and searching it again.
+    """
+    n_rows, n_cols = pts.shape
+    row_top = _best_columns(pts, _ROW_SEEDS)  # [row, k]: column indices
+    r, c = np.repeat(np.arange(n_rows), row_top.shape[1]), row_top.ravel()
+    column_top = _best_columns(pts.T, _COLUMN_SEEDS)  # [column, k]: row indices
+    if column_top.size:
+        cr, cc = column_top.ravel(), np.repeat(np.arange(n_cols), column_top.shape[1])
+        new = ~(row_top[cr] == cc[:, None]).any(axis=1)  # not already a best of its row
+        r, c = np.concatenate([r, cr[new]]), np.concatenate([c, cc[new]])
+    good = pts[r, c] != _NOT_ACCEPTABLE
+    r, c = r[good], c[good]
+    return rows[r], cols[c], pts[r, c]
+
+
+def _best_columns(pts: np.ndarray, k: int) -> np.ndarray:
+    """[row, k] column indices of each row's k best cells (every column when there are fewer)."""
+    n_rows, n_cols = pts.shape
+    k = max(min(k, n_cols), 0)
+    if k == 0:
+        return np.empty((n_rows, 0), np.int64)
+    if k == n_cols:
+        return np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     if k == 1:  # a plain arg-max: a fraction of argpartition's cost
-        np.put_along_axis(mark, np.expand_dims(pts.argmax(axis=axis), axis), True, axis=axis)
-        return
-    top = np.argpartition(-pts, k - 1, axis=axis)
-    top = top[:, :k] if axis == 1 else top[:k, :]
-    np.put_along_axis(mark, top, True, axis=axis)
+        return pts.argmax(axis=1)[:, None]
+    return np.argpartition(pts, n_cols - k, axis=1)[:, n_cols - k:]
 
 
 # --- exact solver --------------------------------------------------------------------------
@@ -224,8 +237,14 @@ class _Weights:
 
 
 def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                w: np.ndarray) -> np.ndarray:
-    """Optimal mentee -> mentor (-1: none) on the given pairs, by sparse LAPJV on slots."""
+                w: np.ndarray, *, everyone_matched: bool = False) -> np.ndarray | None:
+    """Optimal mentee -> mentor (-1: none) on the given pairs, by sparse LAPJV on slots.
+
+    With ``everyone_matched``, every mentee of the core must get a mentor: no "stay in the
+    pool" columns, a solve about a third faster (the solver's work grows with the columns);
+    None when the core has no such matching. Its answer is the best *full* matching only:
+    ``_core_optimum`` checks that leaving someone in the pool would not pay.
+    """
     match = np.full(n, -1, np.int64)
     if len(rows) == 0:
         return match
@@ -240,16 +259,41 @@ def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray
     slot_cols = np.repeat(first_slot[c], rep) + within
     big = float(w.max()) + 1.0  # real pairs cost big - w > 0; staying in the pool costs big
     nr = len(mentees)
-    data = np.concatenate([big - np.repeat(w, rep), np.full(nr, big)])
+    pool = 0 if everyone_matched else nr
+    data = np.concatenate([big - np.repeat(w, rep), np.full(pool, big)])
     graph = sp.csr_array(
-        (data, (np.concatenate([slot_rows, np.arange(nr)]),
-                np.concatenate([slot_cols, n_slots + np.arange(nr)]))),
-        shape=(nr, n_slots + nr))
-    ri, ci = min_weight_full_bipartite_matching(graph)
+        (data, (np.concatenate([slot_rows, np.arange(pool)]),
+                np.concatenate([slot_cols, n_slots + np.arange(pool)]))),
+        shape=(nr, n_slots + pool))
+    try:
+        ri, ci = min_weight_full_bipartite_matching(graph)
+    except ValueError:  # no full matching: only possible without the pool columns
+        if everyone_matched:
+            return None
+        raise
     owner = np.repeat(np.arange(len(mentors)), cap)
     real = ci < n_slots
     match[mentees[ri[real]]] = mentors[owner[ci[real]]]
     return match
+
+
+def _core_optimum(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The optimal matching of the core and its potentials (see ``_potentials``).
+
+    The faster solve that matches every mentee of the core comes first (the usual case when
+    places are plenty). Its potentials exist only if no negative cycle remains in its
+    residual network, whose arcs include leaving a mentee in the pool: then it is optimal
+    among all matchings of the core. Otherwise the core is solved with the pool columns.
+    """
+    match = _solve_core(n, capacity, rows, cols, w, everyone_matched=True)
+    if match is not None:
+        try:
+            return match, *_potentials(n, capacity, rows, cols, w, match)
+        except ArithmeticError:  # a smaller matching scores more
+            pass
+    match = _solve_core(n, capacity, rows, cols, w)
+    return match, *_potentials(n, capacity, rows, cols, w, match)
 
 
 def _potentials(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
@@ -373,11 +417,10 @@ def optimal_matching(e: Edges, stats: SolveStats | None = None) -> np.ndarray:
     match = np.full(e.n, -1, np.int64)
     for stats.rounds in range(1, _MAX_ROUNDS + 1):
         stats.core_pairs = len(rows)
-        w = weights.of(rows, pts)
-        match = _solve_core(e.n, e.capacity, rows, cols, w)
+        match, d_mentee, d_mentor = _core_optimum(e.n, e.capacity, rows, cols,
+                                                   weights.of(rows, pts))
         if len(rows) == e.n_pairs:
             return match
-        d_mentee, d_mentor = _potentials(e.n, e.capacity, rows, cols, w, match)
         bad_rows, bad_cols, bad_pts, amount = _violations(e, weights, match, d_mentee, d_mentor)
         if len(bad_rows) == 0:
             return match
