@@ -53,6 +53,8 @@ _ROW_SEEDS = 32  # each mentee's best pairs in the core (fewer: more rounds, eac
 _COLUMN_SEEDS = 1  # each mentor's best pairs (per block) in the core
 _ADD_PER_MENTEE = 16  # violating pairs added per mentee and round
 _MAX_ROUNDS = 12
+_FAST_CHECK_ROUNDS = 1_000  # Bellman-Ford rounds before giving up on the faster solve (the
+# cohorts of the benchmark need under 50; a negative cycle would run to |V| rounds)
 _EXACT = 2 ** 52  # integers below this are exact in float64, sums of costs included
 
 MENTEE_REASONS = {
@@ -240,13 +242,13 @@ class _Weights:
 
 
 def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                w: np.ndarray, *, everyone_matched: bool = False) -> np.ndarray | None:
+                w: np.ndarray, *, without_pool: bool = False) -> np.ndarray | None:
     """Optimal mentee -> mentor (-1: none) on the given pairs, by sparse LAPJV on slots.
 
-    With ``everyone_matched``, every mentee of the core must get a mentor: no "stay in the
-    pool" columns, a solve about a third faster (the solver's work grows with the columns);
-    None when the core has no such matching. Its answer is the best *full* matching only:
-    ``_core_optimum`` checks that leaving someone in the pool would not pay.
+    ``without_pool`` leaves out the "stay in the pool" columns: a solve about a third faster
+    (the solver's work grows with the columns), but the solver then matches the smaller side
+    fully (every mentee of the core, or every place), and None when the core has no such
+    matching. Its answer is the best of those only: ``_core_optimum`` checks it.
     """
     match = np.full(n, -1, np.int64)
     if len(rows) == 0:
@@ -262,7 +264,7 @@ def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray
     slot_cols = np.repeat(first_slot[c], rep) + within
     big = float(w.max()) + 1.0  # real pairs cost big - w > 0; staying in the pool costs big
     nr = len(mentees)
-    pool = 0 if everyone_matched else nr
+    pool = 0 if without_pool else nr
     data = np.concatenate([big - np.repeat(w, rep), np.full(pool, big)])
     graph = sp.csr_array(
         (data, (np.concatenate([slot_rows, np.arange(pool)]),
@@ -271,7 +273,7 @@ def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray
     try:
         ri, ci = min_weight_full_bipartite_matching(graph)
     except ValueError:  # no full matching: only possible without the pool columns
-        if everyone_matched:
+        if without_pool:
             return None
         raise
     owner = np.repeat(np.arange(len(mentors)), cap)
@@ -284,24 +286,29 @@ def _core_optimum(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarr
                   w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The optimal matching of the core and its potentials (see ``_potentials``).
 
-    The faster solve that matches every mentee of the core comes first (the usual case when
-    places are plenty). Its potentials exist only if no negative cycle remains in its
-    residual network, whose arcs include leaving a mentee in the pool: then it is optimal
-    among all matchings of the core. Otherwise the core is solved with the pool columns.
+    The faster solve without the pool columns comes first (its answer is usually optimal).
+    Its potentials exist only if no negative cycle remains in its residual network, whose
+    arcs include leaving a mentee in the pool or a place free: then it is optimal among all
+    matchings of the core. Otherwise the core is solved with the pool columns.
     """
-    match = _solve_core(n, capacity, rows, cols, w, everyone_matched=True)
+    match = _solve_core(n, capacity, rows, cols, w, without_pool=True)
     if match is not None:
         try:
-            return match, *_potentials(n, capacity, rows, cols, w, match)
-        except ArithmeticError:  # a smaller matching scores more
+            return match, *_potentials(n, capacity, rows, cols, w, match,
+                                       max_rounds=_FAST_CHECK_ROUNDS)
+        except ArithmeticError:  # a smaller matching scores more (or could not tell soon)
             pass
     match = _solve_core(n, capacity, rows, cols, w)
     return match, *_potentials(n, capacity, rows, cols, w, match)
 
 
 def _potentials(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                w: np.ndarray, match: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                w: np.ndarray, match: np.ndarray, max_rounds: int | None = None,
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Shortest-path potentials of the residual network of ``match`` over the given pairs.
+
+    ArithmeticError when that network has a negative cycle (``match`` is not optimal), or
+    when Bellman-Ford needs more than ``max_rounds`` rounds to tell.
 
     Network: s -> mentee (1), mentee -> mentor (1, cost -w), mentor -> t (capacity), t -> s.
     Residual arcs have non-negative reduced cost under these potentials (d_tail + cost >= d_head).
@@ -325,12 +332,12 @@ def _potentials(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray
     heads.append(np.arange(n + m + 2))
     costs.append(np.zeros(n + m + 2))
     d = _shortest_distances(z + 1, np.concatenate(tails), np.concatenate(heads),
-                            np.concatenate(costs), source=z)
+                            np.concatenate(costs), source=z, max_rounds=max_rounds)
     return d[:n], d[n:n + m]
 
 
 def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,
-                        source: int) -> np.ndarray:
+                        source: int, max_rounds: int | None = None) -> np.ndarray:
     """Bellman-Ford from ``source`` with negative arc costs, vectorised by frontier.
 
     Each round relaxes only the arcs leaving nodes whose distance just improved (SciPy's
@@ -343,7 +350,7 @@ def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, cost
     dist = np.full(n_nodes, np.inf)
     dist[source] = 0.0
     frontier = np.array([source])
-    for _ in range(n_nodes + 1):
+    for _ in range(n_nodes + 1 if max_rounds is None else min(max_rounds, n_nodes + 1)):
         starts, stops = indptr[frontier], indptr[frontier + 1]
         counts = stops - starts
         total = int(counts.sum())
@@ -359,7 +366,8 @@ def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, cost
         before = dist[head]
         np.minimum.at(dist, head, cand)
         frontier = np.unique(head[dist[head] < before])
-    raise ArithmeticError("negative cycle in the residual network: the core was not optimal")
+    raise ArithmeticError("negative cycle in the residual network (the core was not optimal), "
+                          "or more Bellman-Ford rounds than allowed")
 
 
 def _violations(e: Edges, weights: _Weights, match: np.ndarray, d_mentee: np.ndarray,
