@@ -395,12 +395,11 @@ def _violations(e: Edges, weights: _Weights, match: np.ndarray, d_mentee: np.nda
             rows, pts = rows[live], pts[live]
         near = pts * k32
         near += d_mentor32[cols]
-        near -= d_rows32[rows][:, None]
-        candidate = near > 0
-        candidate &= pts != _NOT_ACCEPTABLE
-        r, c = np.nonzero(candidate)
+        r, c = np.nonzero(near > d_rows32[rows][:, None])
         slack = pts[r, c] * k + d_mentor[cols[c]] - d_rows[rows[r]]
-        keep = (slack > 0) & (match[rows[r]] != cols[c])  # a matched pair is no forward arc
+        # an unacceptable cell is no pair (checked on the few candidates only); a matched
+        # pair is no forward arc
+        keep = (slack > 0) & (pts[r, c] != _NOT_ACCEPTABLE) & (match[rows[r]] != cols[c])
         r, c = r[keep], c[keep]
         found.append((rows[r], cols[c], pts[r, c], slack[keep] + 0.5))
     if not found:
