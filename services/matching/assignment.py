@@ -10,10 +10,14 @@ How it scales (10k x 10k in seconds, bounded memory):
 1. **Scoring** only the geographically possible pairs, vectorised (``scoring.blocks``); the
    blocks are kept as scored (int16 points, 2 bytes per possible pair, the pairs that are
    not acceptable marked), never as per-pair index arrays.
-2. **Sparse core**: each mentee's best few pairs and each mentor's best few pairs.
-3. **Exact solve of the core**: mentors become capacity slots, every mentee gets a private
-   "stay in the pool" column, and SciPy's sparse Jonker-Volgenant
-   (``min_weight_full_bipartite_matching``) finds the optimum of the core.
+2. **Sparse core**: each mentee's best 32 pairs and each mentor's best pair of each block
+   (with fewer, more rounds of steps 3-4 are needed, each a full solve: SciPy's solver
+   cannot be warm-started and its time hardly depends on the core's size).
+3. **Exact solve of the core**: mentors become capacity slots and SciPy's sparse
+   Jonker-Volgenant (``min_weight_full_bipartite_matching``) finds the optimum of the core.
+   First without "stay in the pool" columns (faster; the solver then matches the smaller
+   side fully), kept only if step 4's potentials exist for it (they prove it optimal among
+   all matchings of the core); otherwise again with a private pool column per mentee.
 4. **Certificate over every pair**: node potentials of the residual flow network (Bellman-Ford
    from a virtual source, vectorised by frontier; they exist because the core solution is
    optimal: no negative cycle) are checked against *all* acceptable pairs, block by block by
