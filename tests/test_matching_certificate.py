@@ -77,3 +77,29 @@ def test_given_a_cohort_when_kept_in_blocks_then_its_pairs_are_the_acceptable_on
     assert sorted(zip(rows.tolist(), cols.tolist(), pts.tolist())) == sorted(
         zip(i.tolist(), j.tolist(), dense[i, j].tolist()))
     assert pts.max() <= SCALE
+
+
+def test_given_a_full_matching_that_scores_less_when_solving_the_core_then_one_mentee_waits():
+    # mentee 0 likes mentor 0 (9000 points) and mentor 1 (4000); mentee 1 only mentor 0 (4000):
+    # matching both scores 8000, mentee 0 with mentor 0 alone 9000. The faster solve (without
+    # the pool columns) finds the former; its residual network has a negative cycle, so the
+    # core is solved again with the pool columns.
+    capacity = np.array([1, 1])
+    rows, cols = np.array([0, 0, 1]), np.array([0, 1, 0])
+    w = A._Weights(2).of(rows, np.array([9000, 4000, 4000]))
+    full = A._solve_core(2, capacity, rows, cols, w, without_pool=True)
+    assert full.tolist() == [1, 0]
+    with pytest.raises(ArithmeticError):
+        A._potentials(2, capacity, rows, cols, w, full)
+    match, d_mentee, d_mentor = A._core_optimum(2, capacity, rows, cols, w)
+    assert match.tolist() == [0, -1]
+    assert match.tolist() == A._solve_core(2, capacity, rows, cols, w).tolist()
+
+
+def test_given_no_full_matching_when_solving_without_the_pool_then_none():
+    # mentees 0 and 1 both want mentor 0 only; mentee 2 mentors 1 or 2: 3 x 3, at most 2 pairs
+    capacity = np.array([1, 1, 1])
+    rows, cols = np.array([0, 1, 2, 2]), np.array([0, 0, 1, 2])
+    w = A._Weights(3).of(rows, np.array([5000, 6000, 4000, 7000]))
+    assert A._solve_core(3, capacity, rows, cols, w, without_pool=True) is None
+    assert A._core_optimum(3, capacity, rows, cols, w)[0].tolist() == [-1, 0, 2]

@@ -10,10 +10,14 @@ How it scales (10k x 10k in seconds, bounded memory):
 1. **Scoring** only the geographically possible pairs, vectorised (``scoring.blocks``); the
    blocks are kept as scored (int16 points, 2 bytes per possible pair, the pairs that are
    not acceptable marked), never as per-pair index arrays.
-2. **Sparse core**: each mentee's best few pairs and each mentor's best few pairs.
-3. **Exact solve of the core**: mentors become capacity slots, every mentee gets a private
-   "stay in the pool" column, and SciPy's sparse Jonker-Volgenant
-   (``min_weight_full_bipartite_matching``) finds the optimum of the core.
+2. **Sparse core**: each mentee's best 32 pairs and each mentor's best pair of each block
+   (with fewer, more rounds of steps 3-4 are needed, each a full solve: SciPy's solver
+   cannot be warm-started and its time hardly depends on the core's size).
+3. **Exact solve of the core**: mentors become capacity slots and SciPy's sparse
+   Jonker-Volgenant (``min_weight_full_bipartite_matching``) finds the optimum of the core.
+   First without "stay in the pool" columns (faster; the solver then matches the smaller
+   side fully), kept only if step 4's potentials exist for it (they prove it optimal among
+   all matchings of the core); otherwise again with a private pool column per mentee.
 4. **Certificate over every pair**: node potentials of the residual flow network (Bellman-Ford
    from a virtual source, vectorised by frontier; they exist because the core solution is
    optimal: no negative cycle) are checked against *all* acceptable pairs, block by block by
@@ -49,10 +53,12 @@ from services.matching.scoring import (
     score,
 )
 
-_ROW_SEEDS = 10  # each mentee's best pairs in the core (more: a bigger core, no fewer rounds)
+_ROW_SEEDS = 32  # each mentee's best pairs in the core (fewer: more rounds, each a full solve)
 _COLUMN_SEEDS = 1  # each mentor's best pairs (per block) in the core
 _ADD_PER_MENTEE = 16  # violating pairs added per mentee and round
 _MAX_ROUNDS = 12
+_FAST_CHECK_ROUNDS = 1_000  # Bellman-Ford rounds before giving up on the faster solve (the
+# cohorts of the benchmark need under 50; a negative cycle would run to |V| rounds)
 _EXACT = 2 ** 52  # integers below this are exact in float64, sums of costs included
 
 MENTEE_REASONS = {
@@ -116,7 +122,7 @@ class Edges:
     blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # mentees, mentors,
     # points, and each row's best points in the block (a bound that lets the scan skip rows)
     n_pairs: int  # acceptable pairs in the blocks
-    seed_rows: np.ndarray  # the pairs of the sparse core to start with, in block order
+    seed_rows: np.ndarray  # the pairs of the sparse core to start with, each once
     seed_cols: np.ndarray
     seed_points: np.ndarray
     best_mentee: np.ndarray  # best points before exclusions, -1 when geography forbids all
@@ -132,9 +138,8 @@ class Edges:
         return tuple(np.concatenate(part) for part in zip(*found))  # type: ignore[return-value]
 
 
-def _acceptable_cells(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray,
-                      mask: np.ndarray | None = None):
-    r, c = np.nonzero(pts != _NOT_ACCEPTABLE if mask is None else mask)
+def _acceptable_cells(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray):
+    r, c = np.nonzero(pts != _NOT_ACCEPTABLE)
     return rows[r], cols[c], pts[r, c]
 
 
@@ -172,13 +177,12 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
         ok = pts >= min_pts
         if not every_mentor_has_place:
             ok &= has_place[cols]
-        seed = np.zeros_like(ok)
-        _mark_top(seed, pts, _ROW_SEEDS, axis=1)
-        _mark_top(seed, pts, _COLUMN_SEEDS, axis=0)
-        seed &= ok
-        seeds.append(_acceptable_cells(rows, cols, pts, seed))
         n_pairs += int(np.count_nonzero(ok))
-        np.putmask(pts, ~ok, _NOT_ACCEPTABLE)  # a plain loop: boolean indexing gathers
+        # pts * ok - (not ok) puts _NOT_ACCEPTABLE (-1) in the other cells: vectorised
+        # arithmetic, where np.putmask is a plain loop (4x slower)
+        pts *= ok
+        pts -= ~ok
+        seeds.append(_seed_cells(rows, cols, pts))
         kept.append((rows, cols, pts, row_best))
     if not banned:
         best_ok = best
@@ -189,19 +193,37 @@ def acceptable_pairs(mentees: Sequence[Candidate], mentors: Sequence[Candidate],
                  best[0], best[1], best_ok[0], best_ok[1])
 
 
-def _mark_top(mark: np.ndarray, pts: np.ndarray, k: int, axis: int) -> None:
-    """mark[...] |= the k best cells along ``axis`` (all of them when there are at most k)."""
-    if k <= 0:
-        return
-    if pts.shape[axis] <= k:
-        mark[...] = True
-        return
+def _seed_cells(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray):
+    """The block's pairs of the first core: each row's ``_ROW_SEEDS`` best cells and each
+    column's ``_COLUMN_SEEDS`` best, acceptable ones only, each once.
+
+    Taken from the arg-partitions' indices (a few cells per row), not by marking a mask of
+    the whole block and searching it again.
+    """
+    n_rows, n_cols = pts.shape
+    row_top = _best_columns(pts, _ROW_SEEDS)  # [row, k]: column indices
+    r, c = np.repeat(np.arange(n_rows), row_top.shape[1]), row_top.ravel()
+    column_top = _best_columns(pts.T, _COLUMN_SEEDS)  # [column, k]: row indices
+    if column_top.size:
+        cr, cc = column_top.ravel(), np.repeat(np.arange(n_cols), column_top.shape[1])
+        new = ~(row_top[cr] == cc[:, None]).any(axis=1)  # not already a best of its row
+        r, c = np.concatenate([r, cr[new]]), np.concatenate([c, cc[new]])
+    good = pts[r, c] != _NOT_ACCEPTABLE
+    r, c = r[good], c[good]
+    return rows[r], cols[c], pts[r, c]
+
+
+def _best_columns(pts: np.ndarray, k: int) -> np.ndarray:
+    """[row, k] column indices of each row's k best cells (every column when there are fewer)."""
+    n_rows, n_cols = pts.shape
+    k = max(min(k, n_cols), 0)
+    if k == 0:
+        return np.empty((n_rows, 0), np.int64)
+    if k == n_cols:
+        return np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     if k == 1:  # a plain arg-max: a fraction of argpartition's cost
-        np.put_along_axis(mark, np.expand_dims(pts.argmax(axis=axis), axis), True, axis=axis)
-        return
-    top = np.argpartition(-pts, k - 1, axis=axis)
-    top = top[:, :k] if axis == 1 else top[:k, :]
-    np.put_along_axis(mark, top, True, axis=axis)
+        return pts.argmax(axis=1)[:, None]
+    return np.argpartition(pts, n_cols - k, axis=1)[:, n_cols - k:]
 
 
 # --- exact solver --------------------------------------------------------------------------
@@ -224,8 +246,14 @@ class _Weights:
 
 
 def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                w: np.ndarray) -> np.ndarray:
-    """Optimal mentee -> mentor (-1: none) on the given pairs, by sparse LAPJV on slots."""
+                w: np.ndarray, *, without_pool: bool = False) -> np.ndarray | None:
+    """Optimal mentee -> mentor (-1: none) on the given pairs, by sparse LAPJV on slots.
+
+    ``without_pool`` leaves out the "stay in the pool" columns: a solve about a third faster
+    (the solver's work grows with the columns), but the solver then matches the smaller side
+    fully (every mentee of the core, or every place), and None when the core has no such
+    matching. Its answer is the best of those only: ``_core_optimum`` checks it.
+    """
     match = np.full(n, -1, np.int64)
     if len(rows) == 0:
         return match
@@ -240,21 +268,51 @@ def _solve_core(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray
     slot_cols = np.repeat(first_slot[c], rep) + within
     big = float(w.max()) + 1.0  # real pairs cost big - w > 0; staying in the pool costs big
     nr = len(mentees)
-    data = np.concatenate([big - np.repeat(w, rep), np.full(nr, big)])
+    pool = 0 if without_pool else nr
+    data = np.concatenate([big - np.repeat(w, rep), np.full(pool, big)])
     graph = sp.csr_array(
-        (data, (np.concatenate([slot_rows, np.arange(nr)]),
-                np.concatenate([slot_cols, n_slots + np.arange(nr)]))),
-        shape=(nr, n_slots + nr))
-    ri, ci = min_weight_full_bipartite_matching(graph)
+        (data, (np.concatenate([slot_rows, np.arange(pool)]),
+                np.concatenate([slot_cols, n_slots + np.arange(pool)]))),
+        shape=(nr, n_slots + pool))
+    try:
+        ri, ci = min_weight_full_bipartite_matching(graph)
+    except ValueError:  # no full matching: only possible without the pool columns
+        if without_pool:
+            return None
+        raise
     owner = np.repeat(np.arange(len(mentors)), cap)
     real = ci < n_slots
     match[mentees[ri[real]]] = mentors[owner[ci[real]]]
     return match
 
 
+def _core_optimum(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The optimal matching of the core and its potentials (see ``_potentials``).
+
+    The faster solve without the pool columns comes first (its answer is usually optimal).
+    Its potentials exist only if no negative cycle remains in its residual network, whose
+    arcs include leaving a mentee in the pool or a place free: then it is optimal among all
+    matchings of the core. Otherwise the core is solved with the pool columns.
+    """
+    match = _solve_core(n, capacity, rows, cols, w, without_pool=True)
+    if match is not None:
+        try:
+            return match, *_potentials(n, capacity, rows, cols, w, match,
+                                       max_rounds=_FAST_CHECK_ROUNDS)
+        except ArithmeticError:  # a smaller matching scores more (or could not tell soon)
+            pass
+    match = _solve_core(n, capacity, rows, cols, w)
+    return match, *_potentials(n, capacity, rows, cols, w, match)
+
+
 def _potentials(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                w: np.ndarray, match: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                w: np.ndarray, match: np.ndarray, max_rounds: int | None = None,
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Shortest-path potentials of the residual network of ``match`` over the given pairs.
+
+    ArithmeticError when that network has a negative cycle (``match`` is not optimal), or
+    when Bellman-Ford needs more than ``max_rounds`` rounds to tell.
 
     Network: s -> mentee (1), mentee -> mentor (1, cost -w), mentor -> t (capacity), t -> s.
     Residual arcs have non-negative reduced cost under these potentials (d_tail + cost >= d_head).
@@ -278,12 +336,12 @@ def _potentials(n: int, capacity: np.ndarray, rows: np.ndarray, cols: np.ndarray
     heads.append(np.arange(n + m + 2))
     costs.append(np.zeros(n + m + 2))
     d = _shortest_distances(z + 1, np.concatenate(tails), np.concatenate(heads),
-                            np.concatenate(costs), source=z)
+                            np.concatenate(costs), source=z, max_rounds=max_rounds)
     return d[:n], d[n:n + m]
 
 
 def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, costs: np.ndarray,
-                        source: int) -> np.ndarray:
+                        source: int, max_rounds: int | None = None) -> np.ndarray:
     """Bellman-Ford from ``source`` with negative arc costs, vectorised by frontier.
 
     Each round relaxes only the arcs leaving nodes whose distance just improved (SciPy's
@@ -296,7 +354,7 @@ def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, cost
     dist = np.full(n_nodes, np.inf)
     dist[source] = 0.0
     frontier = np.array([source])
-    for _ in range(n_nodes + 1):
+    for _ in range(n_nodes + 1 if max_rounds is None else min(max_rounds, n_nodes + 1)):
         starts, stops = indptr[frontier], indptr[frontier + 1]
         counts = stops - starts
         total = int(counts.sum())
@@ -312,7 +370,8 @@ def _shortest_distances(n_nodes: int, tails: np.ndarray, heads: np.ndarray, cost
         before = dist[head]
         np.minimum.at(dist, head, cand)
         frontier = np.unique(head[dist[head] < before])
-    raise ArithmeticError("negative cycle in the residual network: the core was not optimal")
+    raise ArithmeticError("negative cycle in the residual network (the core was not optimal), "
+                          "or more Bellman-Ford rounds than allowed")
 
 
 def _violations(e: Edges, weights: _Weights, match: np.ndarray, d_mentee: np.ndarray,
@@ -340,12 +399,11 @@ def _violations(e: Edges, weights: _Weights, match: np.ndarray, d_mentee: np.nda
             rows, pts = rows[live], pts[live]
         near = pts * k32
         near += d_mentor32[cols]
-        near -= d_rows32[rows][:, None]
-        candidate = near > 0
-        candidate &= pts != _NOT_ACCEPTABLE
-        r, c = np.nonzero(candidate)
+        r, c = np.nonzero(near > d_rows32[rows][:, None])
         slack = pts[r, c] * k + d_mentor[cols[c]] - d_rows[rows[r]]
-        keep = (slack > 0) & (match[rows[r]] != cols[c])  # a matched pair is no forward arc
+        # an unacceptable cell is no pair (checked on the few candidates only); a matched
+        # pair is no forward arc
+        keep = (slack > 0) & (pts[r, c] != _NOT_ACCEPTABLE) & (match[rows[r]] != cols[c])
         r, c = r[keep], c[keep]
         found.append((rows[r], cols[c], pts[r, c], slack[keep] + 0.5))
     if not found:
@@ -373,11 +431,10 @@ def optimal_matching(e: Edges, stats: SolveStats | None = None) -> np.ndarray:
     match = np.full(e.n, -1, np.int64)
     for stats.rounds in range(1, _MAX_ROUNDS + 1):
         stats.core_pairs = len(rows)
-        w = weights.of(rows, pts)
-        match = _solve_core(e.n, e.capacity, rows, cols, w)
+        match, d_mentee, d_mentor = _core_optimum(e.n, e.capacity, rows, cols,
+                                                   weights.of(rows, pts))
         if len(rows) == e.n_pairs:
             return match
-        d_mentee, d_mentor = _potentials(e.n, e.capacity, rows, cols, w, match)
         bad_rows, bad_cols, bad_pts, amount = _violations(e, weights, match, d_mentee, d_mentor)
         if len(bad_rows) == 0:
             return match

@@ -351,15 +351,19 @@ def blocks(enc: EncodedCohort, max_cells: int = 1 << 22) -> Iterator[Block]:
     Memory stays bounded by ``max_cells`` int16 points (plus temporaries) whatever the size.
     """
     for rows_all, cols, geo in _groups(enc):
-        # geography folded into the (small) sector table: one pass less over each block
-        sector_geo_cols = enc.sector_points[:, enc.mentor_sector_type[cols]] + geo
-        fit_cols = enc.fit_points[:, enc.mentor_fit_type[cols]]
+        # the tables' rows of this group's mentee types only (a group has fewer mentees than
+        # the cohort has types), geography folded into the sector table: one pass less
+        sector_types, sector_row = np.unique(enc.mentee_sector_type[rows_all],
+                                             return_inverse=True)
+        fit_types, fit_row = np.unique(enc.mentee_fit_type[rows_all], return_inverse=True)
+        sector_geo_cols = enc.sector_points[np.ix_(sector_types, enc.mentor_sector_type[cols])]
+        sector_geo_cols += geo
+        fit_cols = enc.fit_points[np.ix_(fit_types, enc.mentor_fit_type[cols])]
         step = max(1, max_cells // len(cols))
         for r in range(0, len(rows_all), step):
-            rows = rows_all[r:r + step]
-            pts = sector_geo_cols[enc.mentee_sector_type[rows]]
-            pts += fit_cols[enc.mentee_fit_type[rows]]
-            yield Block(rows, cols, pts)
+            pts = sector_geo_cols[sector_row[r:r + step]]
+            pts += fit_cols[fit_row[r:r + step]]
+            yield Block(rows_all[r:r + step], cols, pts)
 
 
 def points_matrix(mentees: Sequence[Candidate], mentors: Sequence[Candidate]) -> np.ndarray:
