@@ -169,7 +169,9 @@ def _journey_view(row: Any, state: domain.Journey, today: date) -> dict[str, Any
             "sessions": state.sessions, "last_session_on": state.last_session_on,
             "reviews": {kind.value: _review_view(review, today)
                         for kind, review in state.reviews.items()},
-            "outcomes": sorted(m.value for m in state.outcomes)}
+            "outcomes": sorted(m.value for m in state.outcomes),
+            "questionnaires": [{"kind": kind.value, "respondent": who.value}
+                               for kind, who in sorted(state.answered)]}
 
 
 @router.get("/staff/pairs", summary="Les binômes suivis et l'état de leurs bilans")
