@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field, model_validator
 
 from events import followup_v1  # noqa: F401  (frozen v1 shapes, kept to read old events)
+from events import followup_v2  # noqa: F401  (frozen v2 shapes, kept to read old events)
 from events.base import EventData, Service, upcaster
 from events.matching import PairEnding
 from events.vocabulary import (
@@ -115,9 +116,10 @@ def _review_completed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "held": True, "ratings": {}, "concerns": []}
 
 
-class QuestionnaireAnswered(EventData, service=Service.followup, version=2):
-    """Someone answered a questionnaire of impact indicators (end of programme, six months
-    after, or the annual review, which also asks referents and partners)."""
+class QuestionnaireAnswered(EventData, service=Service.followup, version=3):
+    """Someone answered a questionnaire of impact indicators (the mentee's start of programme
+    baseline, end of programme, six months after, or the annual review, which also asks
+    referents and partners). v3: the start_of_programme kind."""
 
     response_id: UUID
     respondent: Respondent
@@ -142,6 +144,11 @@ def _questionnaire_answered_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     data = dict(data)
     data["respondent"] = data.pop("role", None)
     return data
+
+
+@upcaster("QuestionnaireAnswered", from_version=2)
+def _questionnaire_answered_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    return data  # v3 only adds the start_of_programme kind: every v2 payload is a valid v3 one
 
 
 class OutcomeRecorded(EventData, service=Service.followup, version=2):

@@ -13,11 +13,11 @@ from uuid import UUID
 from pydantic import Field
 
 from events.base import EventData, Service
+from events.followup_v2 import QuestionnaireKind  # the kinds v1 knew
 from events.matching_v1 import PairEnding
 from events.vocabulary import (
     OutcomeMoment,
     OutcomeSituation,
-    QuestionnaireKind,
     Rating,
     Respondent,
     ReviewAssessment,

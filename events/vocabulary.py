@@ -593,12 +593,14 @@ SESSION_THEME_LABELS = {
 
 
 class QuestionnaireKind(StrEnum):
+    start_of_programme = "start_of_programme"  # the mentee's baseline, from the kick-off
     end_of_programme = "end_of_programme"
     post_programme = "post_programme"  # six months after the end
     annual = "annual"  # annual programme review, each summer
 
 
 QUESTIONNAIRE_KIND_LABELS = {
+    QuestionnaireKind.start_of_programme: "Questionnaire de début de programme",
     QuestionnaireKind.end_of_programme: "Questionnaire de fin de programme",
     QuestionnaireKind.post_programme: "Questionnaire à six mois",
     QuestionnaireKind.annual: "Bilan annuel",

@@ -3,7 +3,8 @@
 Two regions (Île-de-France and Bretagne), a cohort every quarter since September 2025: a year
 and more of applications (some refused, some from regions not taking part yet, some through a
 referrer), interviews, admissions, optimal proposals confirmed by referents, sessions,
-intermediate and final reviews (some late), early endings with rematches, questionnaires,
+intermediate and final reviews (some late), early endings with rematches, questionnaires (most
+mentees answer the start of programme one too, so its start/end table has figures),
 outcomes at the end and six months after, networking events.
 
 The services run in this process on a business clock that the script moves day by day from
@@ -32,6 +33,7 @@ from services.common.clock import ManualClock
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.registry import definition_of
+from services.followup.questionnaire import PROGRESS_INDICATORS
 
 PARIS = ZoneInfo("Europe/Paris")
 FIRST_COHORT = date(2025, 9, 1)
@@ -289,6 +291,11 @@ class Seeder:
         fate = self.rng.random()
         ends_early_at = (self.rng.randint(2, 10) if fate < 0.18 else None)
         late = fate > 0.8  # the referent is late with the intermediate review
+        if self.rng.random() < 0.75:  # most mentees answer the kick-off's start questionnaire
+            self.at(starts + timedelta(days=self.rng.randint(0, 20)), lambda d: self.call(
+                "followup", "POST", f"{pair}/questionnaires", region, expect=(201, 409),
+                json={"kind": "start_of_programme", "respondent": "mentee", "answers": {
+                    k.value: self.rng.choice([1, 2, 2, 3, 3, 4]) for k in PROGRESS_INDICATORS}}))
 
         for month in range(0, 12, 1 if self.rng.random() < 0.5 else 2):
             if ends_early_at is not None and month >= ends_early_at:

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 
-from events import base, followup, followup_v1, intake, matching, matching_v1, vocabulary
+from events import base, followup, followup_v1, followup_v2, intake, matching, matching_v1, vocabulary
 from events.base import (
     EventData,
     MalformedEvent,
@@ -174,7 +174,7 @@ EXAMPLES: list[EventData] = [
     followup.QuestionnaireAnswered(
         response_id=EVENT, respondent=vocabulary.Respondent.mentee, person_id=PERSON,
         pair_id=PAIR,
-        kind=vocabulary.QuestionnaireKind.end_of_programme,
+        kind=vocabulary.QuestionnaireKind.start_of_programme,
         questionnaire_version=vocabulary.QUESTIONNAIRE_VERSION,
         answers={ImpactIndicator.self_confidence: 4, ImpactIndicator.ess_knowledge: 5},
     ),
@@ -488,11 +488,30 @@ def test_cohort_ids() -> None:
                                  situation=vocabulary.OutcomeSituation.job_seeking),
      {"satisfaction": None, "situation": vocabulary.OutcomeSituation.job_seeking}),
 ], ids=lambda v: type(v).__name__ if isinstance(v, EventData) else "")
-def test_stored_v1_followup_events_load_as_v2(v1: EventData, expected: dict) -> None:
+def test_stored_v1_followup_events_load_as_current(v1: EventData, expected: dict) -> None:
     loaded = load_event(sealed(v1).to_json())
-    assert loaded.schema_version == 2 and type(loaded.data) is current_model(v1.event_type)
+    current = current_model(v1.event_type)
+    assert loaded.schema_version == current.schema_version and type(loaded.data) is current
     for field, value in expected.items():
         assert getattr(loaded.data, field) == value
+
+
+def test_stored_v2_questionnaire_answers_load_as_v3_unchanged() -> None:
+    v2 = followup_v2.QuestionnaireAnswered(
+        response_id=EVENT, respondent=vocabulary.Respondent.mentee, person_id=PERSON,
+        pair_id=PAIR, kind=followup_v2.QuestionnaireKind.end_of_programme,
+        questionnaire_version=1, answers={"ess_knowledge": 4})
+    loaded = load_event(sealed(v2).to_json())
+    assert loaded.schema_version == 3 and type(loaded.data) is followup.QuestionnaireAnswered
+    assert loaded.data.model_dump(mode="json") == v2.model_dump(mode="json")
+
+
+def test_start_of_programme_answers_are_refused_by_the_v2_shape() -> None:
+    with pytest.raises(ValidationError):
+        followup_v2.QuestionnaireAnswered(
+            response_id=EVENT, respondent=vocabulary.Respondent.mentee, person_id=PERSON,
+            pair_id=PAIR, kind="start_of_programme", questionnaire_version=1,
+            answers={"ess_knowledge": 2})
 
 
 @pytest.mark.parametrize("v1", [

@@ -95,6 +95,19 @@ MENTEE_ANSWERED_AT_FINAL = QuestionnaireAnswered(
     response_id=UUID(int=5), respondent=Respondent.mentee, person_id=MENTEE, pair_id=PAIR,
     kind=QuestionnaireKind.end_of_programme, questionnaire_version=1, answers=MENTEE_ANSWERS)
 
+START_ANSWERS = {ImpactIndicator(i): 2 for i in (
+    "ess_knowledge", "career_clarity", "self_confidence", "professional_network",
+    "job_search_skills")}
+MENTEE_ANSWERED_AT_START = QuestionnaireAnswered(
+    response_id=UUID(int=6), respondent=Respondent.mentee, person_id=MENTEE, pair_id=PAIR,
+    kind=QuestionnaireKind.start_of_programme, questionnaire_version=1, answers=START_ANSWERS)
+
+
+def start(today: date) -> domain.AnswerQuestionnaire:
+    """The mentee answers the start of programme questionnaire on ``today``."""
+    return domain.AnswerQuestionnaire(uuid4(), QuestionnaireKind.start_of_programme,
+                                      Answers(Respondent.mentee, START_ANSWERS, 1), today)
+
 
 def types(events) -> list[str]:
     return [e.event_type for e in events]
@@ -179,6 +192,29 @@ JOURNEY_TABLE = [
     ("end questionnaire after an early ending", [PLANNED, ENDED_EARLY],
      domain.AnswerQuestionnaire(uuid4(), QuestionnaireKind.end_of_programme, Answers(
          Respondent.mentee, MENTEE_ANSWERS, 1), TODAY), "questionnaire_at_final_review"),
+    ("start questionnaire at the kick-off", [PLANNED], start(date(2026, 3, 1)),
+     ["QuestionnaireAnswered"]),
+    ("start questionnaire the day before the intermediate review is due", [PLANNED],
+     start(date(2026, 8, 31)), ["QuestionnaireAnswered"]),
+    ("start questionnaire before the pair starts", [PLANNED], start(date(2026, 2, 28)),
+     "questionnaire_too_early"),
+    ("start questionnaire once the intermediate review is due", [PLANNED],
+     start(date(2026, 9, 1)), "questionnaire_too_late"),
+    ("start questionnaire after the intermediate review", [PLANNED,
+     review(ReviewKind.intermediate)], start(date(2026, 8, 31)), "questionnaire_too_late"),
+    ("start questionnaire after an early ending", [PLANNED, ENDED_EARLY],
+     start(date(2026, 5, 1)), "pair_ended"),
+    ("start questionnaire twice", [PLANNED, MENTEE_ANSWERED_AT_START],
+     start(date(2026, 4, 1)), "questionnaire_already_answered"),
+    ("start questionnaire by the mentor", [PLANNED], domain.AnswerQuestionnaire(
+        uuid4(), QuestionnaireKind.start_of_programme, Answers(
+            Respondent.mentor, START_ANSWERS, 1), date(2026, 4, 1)), "questionnaire_not_found"),
+    ("start questionnaire rating the mentoring already", [PLANNED], domain.AnswerQuestionnaire(
+        uuid4(), QuestionnaireKind.start_of_programme, Answers(
+            Respondent.mentee, MENTEE_ANSWERS, 1), date(2026, 4, 1)), "answers_mismatch"),
+    ("end questionnaire after the start one", [PLANNED, MENTEE_ANSWERED_AT_START, COMPLETED],
+     domain.AnswerQuestionnaire(uuid4(), QuestionnaireKind.end_of_programme, Answers(
+         Respondent.mentee, MENTEE_ANSWERS, 1), date(2027, 3, 2)), ["QuestionnaireAnswered"]),
     ("a pair unknown here", [], complete(ReviewKind.intermediate), "pair_not_found"),
 ]
 

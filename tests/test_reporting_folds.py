@@ -8,6 +8,7 @@ from uuid import uuid4
 import orjson
 import pytest
 
+from events.followup import QuestionnaireAnswered
 from events.vocabulary import cohort_for
 from services.reporting import queries
 from services.reporting.folds import View, cohort_of_day, fold
@@ -155,6 +156,58 @@ def test_outcomes_rates_and_satisfaction():
     assert row.satisfaction_end == 3.5 and row.satisfaction_six_months == 4.0
     assert row.indicators["mentee:end_of_programme"] == {"satisfaction": 3.5,
                                                          "self_confidence": 3.0}
+
+
+def ratings(person, pair, kind: str, **answers: int) -> QuestionnaireAnswered:
+    return QuestionnaireAnswered(response_id=uuid4(), person_id=person, respondent="mentee",
+                                 pair_id=pair, kind=kind, questionnaire_version=1,
+                                 answers=answers)
+
+
+def test_start_and_end_compare_the_mentees_who_answered_both():
+    both, only_start, only_end = uuid4(), uuid4(), uuid4()
+    pairs = {person: uuid4() for person in (both, only_start, only_end)}
+    view = run(*(pair_formed(pairs[p], p, MENTOR) for p in pairs),
+               ratings(both, pairs[both], "start_of_programme", ess_knowledge=2,
+                       self_confidence=3),
+               ratings(only_start, pairs[only_start], "start_of_programme", ess_knowledge=1,
+                       self_confidence=1),
+               ratings(both, pairs[both], "end_of_programme", ess_knowledge=5,
+                       self_confidence=4, satisfaction=5),
+               ratings(only_end, pairs[only_end], "end_of_programme", ess_knowledge=3,
+                       self_confidence=3, satisfaction=4),
+               # a second start answer (replayed) does not count twice
+               ratings(both, pairs[both], "start_of_programme", ess_knowledge=1,
+                       self_confidence=1))
+    report = queries.outcome_report(view)
+    [row] = report.rows
+    # the plain means mix everyone who answered each questionnaire...
+    assert row.indicators["mentee:start_of_programme"]["ess_knowledge"] == 1.33
+    # ...the comparison only the mentee who answered both
+    progress = {p.indicator: p for p in report.start_and_end}
+    assert list(progress) == ["self_confidence", "ess_knowledge"]  # the vocabulary's order
+    assert (progress["ess_knowledge"].mentees, progress["ess_knowledge"].start,
+            progress["ess_knowledge"].end, progress["ess_knowledge"].change) == (1, 2.0, 5.0, 3.0)
+    assert progress["self_confidence"].change == 1.0
+    assert row.start_and_end == report.start_and_end
+
+
+def test_start_and_end_add_up_over_cohorts_and_forget_an_erased_mentee():
+    first, second = uuid4(), uuid4()
+    pair_1, pair_2 = uuid4(), uuid4()
+    history = [pair_formed(pair_1, first, MENTOR),
+               pair_formed(pair_2, second, MENTOR, cohort="BRE-2025-12"),
+               ratings(first, pair_1, "start_of_programme", career_clarity=2),
+               ratings(second, pair_2, "start_of_programme", career_clarity=3),
+               ratings(first, pair_1, "end_of_programme", career_clarity=4),
+               ratings(second, pair_2, "end_of_programme", career_clarity=4),
+               erased(first)]
+    view = run(*history)
+    report = queries.outcome_report(view)
+    [overall] = report.start_and_end
+    assert (overall.mentees, overall.start, overall.end, overall.change) == (2, 2.5, 4.0, 1.5)
+    assert [r.start_and_end[0].change for r in report.rows] == [2.0, 1.0]
+    assert str(first) not in orjson.dumps(view.public()).decode()
 
 
 def test_progress_projects_the_current_pace_to_the_deadline():

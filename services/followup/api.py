@@ -169,7 +169,9 @@ def _journey_view(row: Any, state: domain.Journey, today: date) -> dict[str, Any
             "sessions": state.sessions, "last_session_on": state.last_session_on,
             "reviews": {kind.value: _review_view(review, today)
                         for kind, review in state.reviews.items()},
-            "outcomes": sorted(m.value for m in state.outcomes)}
+            "outcomes": sorted(m.value for m in state.outcomes),
+            "questionnaires": [{"kind": kind.value, "respondent": who.value}
+                               for kind, who in sorted(state.answered)]}
 
 
 @router.get("/staff/pairs", summary="Les binômes suivis et l'état de leurs bilans")
@@ -336,14 +338,16 @@ async def record_outcome(pair_id: UUID, body: OutcomeRequest, request: Request,
 
 
 class PairQuestionnaireRequest(QuestionnaireAnswers):
-    kind: Literal[QuestionnaireKind.post_programme, QuestionnaireKind.annual,
-                  QuestionnaireKind.end_of_programme] = Field(
-        description="fin de programme : une fois le parcours terminé, si le bilan final ne "
-                    "l'a pas recueilli")
+    kind: Literal[QuestionnaireKind.start_of_programme, QuestionnaireKind.post_programme,
+                  QuestionnaireKind.annual, QuestionnaireKind.end_of_programme] = Field(
+        description="début de programme : le ou la mentoré·e, du lancement au bilan "
+                    "intermédiaire ; fin de programme : une fois le parcours terminé, si le "
+                    "bilan final ne l'a pas recueilli")
 
 
 @router.post("/staff/pairs/{pair_id}/questionnaires", status_code=201,
-             summary="Réponses d'un·e mentoré·e ou d'un mentor (six mois après, bilan annuel)")
+             summary="Réponses d'un·e mentoré·e ou d'un mentor (début de programme, six mois "
+                     "après, bilan annuel)")
 async def answer_for_pair(pair_id: UUID, body: PairQuestionnaireRequest, request: Request,
                           principal: ForParticipant) -> dict[str, Any]:
     response_id = uuid4()

@@ -514,6 +514,24 @@ def _completed(state: Journey) -> bool:
     return state.ended is not None and not state.ended.early
 
 
+def _in_start_window(state: Journey, today: date) -> None:
+    """The start baseline is only a baseline before the mentoring had time to change anything:
+    from the pair's start (the kick-off) until the intermediate review is due."""
+    planned = _planned(state)
+    if state.ended is not None:
+        raise FollowupError("pair_ended", "Le parcours est terminé : le questionnaire de début "
+                            "de programme ne peut plus être rempli.", field="kind")
+    if today < planned.starts_on:
+        raise FollowupError("questionnaire_too_early", "Le questionnaire de début de programme "
+                            f"se remplit à partir du lancement du binôme, le "
+                            f"{planned.starts_on:%d/%m/%Y}.", field="kind", status=422)
+    intermediate = state.reviews[ReviewKind.intermediate]
+    if today >= intermediate.due_on or intermediate.completed is not None:
+        raise FollowupError("questionnaire_too_late", "Le questionnaire de début de programme "
+                            "se remplit avant le bilan intermédiaire (dû le "
+                            f"{intermediate.due_on:%d/%m/%Y}).", field="kind", status=422)
+
+
 @decide.register
 def _(command: AnswerQuestionnaire, state: Journey) -> list[EventData]:
     planned = _planned(state)
@@ -524,6 +542,8 @@ def _(command: AnswerQuestionnaire, state: Journey) -> list[EventData]:
         raise FollowupError("questionnaire_at_final_review", "Le questionnaire de fin de "
                             "programme se remplit au bilan final, ou après la fin du "
                             "parcours.", field="kind")
+    if command.kind is QuestionnaireKind.start_of_programme:
+        _in_start_window(state, command.today)
     if command.kind is QuestionnaireKind.post_programme and state.ended is None:
         raise FollowupError("pair_not_ended", "Le questionnaire à six mois suit la fin du "
                             "parcours.", field="kind")

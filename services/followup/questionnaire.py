@@ -29,6 +29,11 @@ _MENTEE_V1 = (
     Question(I.satisfaction, "Je suis satisfait·e du mentorat."),
     Question(I.would_recommend, "Je recommanderais le programme Succ'ess."),
 )
+# The mentee's baseline at the kick-off: the progress indicators of the end questionnaire, in
+# the same words so start and end compare; nothing to rate about the mentoring yet.
+_MENTEE_START_V1 = tuple(q for q in _MENTEE_V1
+                         if q.indicator not in (I.satisfaction, I.would_recommend))
+PROGRESS_INDICATORS = tuple(q.indicator for q in _MENTEE_START_V1)
 _MENTOR_V1 = (
     Question(I.mentor_satisfaction, "Je suis satisfait·e de mon expérience de mentor."),
     Question(I.would_recommend, "Je recommanderais le programme Succ'ess."),
@@ -39,6 +44,7 @@ _ANNUAL_V1 = (  # each summer, every stakeholder: the programme as a whole
 )
 
 QUESTIONNAIRES: Mapping[tuple[int, QuestionnaireKind, Respondent], tuple[Question, ...]] = {
+    (1, QuestionnaireKind.start_of_programme, Respondent.mentee): _MENTEE_START_V1,
     (1, QuestionnaireKind.end_of_programme, Respondent.mentee): _MENTEE_V1,
     (1, QuestionnaireKind.end_of_programme, Respondent.mentor): _MENTOR_V1,
     (1, QuestionnaireKind.post_programme, Respondent.mentee): _MENTEE_V1,

@@ -36,7 +36,9 @@ Public tables (API, dashboard, exports):
   toolkit use and themes, last activity, days from application to pair, how it ended.
 - ``outcomes`` — per region and cohort: situations at the end and six months after (an early
   ending because the mentee found a job or a training counts as the end situation
-  ``job_ess_unknown`` / ``training_ess_unknown`` unless one is recorded), questionnaire ratings (sum and count per questionnaire kind and indicator).
+  ``job_ess_unknown`` / ``training_ess_unknown`` unless one is recorded), questionnaire ratings (sum and count per questionnaire kind and indicator), and
+  ``start_and_end``: per progress indicator, the sums at the start and at the end and the
+  count of mentees who answered both questionnaires in the same pair.
 - ``progress`` — per region and month: mentees paired for the first time (the 500 goal).
 - ``networking`` — per networking event: registrations and attendance by role.
 - ``objectives`` — per region and cohort: the objectives of mentees and mentors staff set for
@@ -151,7 +153,7 @@ def _journey(pair_id: str) -> Row:
 
 def _outcome_row(region: str, cohort: str) -> Row:
     return {"region": region, "cohort": cohort, "situations_end": {},
-            "situations_six_months": {}, "ratings": {}}
+            "situations_six_months": {}, "ratings": {}, "start_and_end": {}}
 
 
 def _days_between(earlier: str | None, later: str) -> int | None:
@@ -595,8 +597,32 @@ def _outcome_key(v: View, e: Event, pair_id: str | None) -> str:
 
 
 def _questionnaire_answered(v: View, e: Event, d: Row) -> None:
-    row = v.outcomes[_outcome_key(v, e, d["pair_id"])]
-    _rate(row, f"{d['respondent']}:{d['kind']}", d["answers"])
+    key = _outcome_key(v, e, d["pair_id"])
+    _rate(v.outcomes[key], f"{d['respondent']}:{d['kind']}", d["answers"])
+    moment = _START_AND_END.get(d["kind"])
+    if moment and d["respondent"] == "mentee" and d["person_id"] and d["pair_id"]:
+        _track_progress(v, key, d["person_id"], d["pair_id"], moment, d["answers"])
+
+
+_START_AND_END = {"start_of_programme": "start", "end_of_programme": "end"}
+
+
+def _track_progress(v: View, key: str, person_id: str, pair_id: str, moment: str,
+                    answers: dict) -> None:
+    """Count a mentee's start and end answers in the same pair once both are in, so that the
+    change is measured on the same people, not on two different populations."""
+    answered = _person(v, person_id).setdefault("start_and_end", {}).setdefault(pair_id, {})
+    if moment in answered:
+        return  # the first answer counts
+    answered[moment] = answers
+    if len(answered) < 2:
+        return
+    progress = v.outcomes[key].setdefault("start_and_end", {})
+    for indicator, start in answered["start"].items():
+        end = answered["end"].get(indicator)
+        if end is not None:  # [sum at the start, sum at the end, mentees]
+            cell = progress.setdefault(indicator, [0, 0, 0])
+            cell[0], cell[1], cell[2] = cell[0] + start, cell[1] + end, cell[2] + 1
 
 
 def _rate(row: Row, key: str, answers: dict) -> None:

@@ -43,7 +43,7 @@ log = structlog.get_logger(__name__)
 SCHEMA = "reporting"
 BATCH = 50_000
 # Bump when a fold changes what it stores: every reporting process rebuilds the rows at start.
-FOLD_VERSION = 4  # 4: objectives, admitted/paired by role, referent reassignments
+FOLD_VERSION = 5  # 4: objectives, admitted/paired by role, referent reassignments; 5: progress
 
 _LOCK_SQL = (f"UPDATE {SCHEMA}.view_state SET generation = generation + 1 WHERE id = 1 "
              "RETURNING generation")

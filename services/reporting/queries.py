@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.vocabulary import ImpactIndicator
 from services.reporting.folds import (
     FUNNEL_COUNTERS,
     POSITIVE_SITUATIONS,
@@ -232,6 +233,34 @@ def journey_report(view: View, *, regions: set[str] | None = None, region: str |
 # --- outcomes and impact ------------------------------------------------------------------------
 
 
+class IndicatorProgress(_Answer):
+    indicator: str
+    mentees: int = Field(description="mentoré·es ayant répondu au questionnaire de début et à "
+                         "celui de fin de programme (dans le même binôme)")
+    start: float = Field(description="moyenne au début du programme (1 à 5), sur ces mentoré·es")
+    end: float = Field(description="moyenne à la fin du programme (1 à 5), sur ces mêmes "
+                       "mentoré·es")
+    change: float = Field(description="évolution : fin moins début")
+
+
+def _progress(cells: list[dict[str, list[int]]]) -> list[IndicatorProgress]:
+    """Start and end means per indicator over the same mentees, from the folds' sums."""
+    totals: dict[str, list[int]] = {}
+    for by_indicator in cells:
+        for indicator, (start, end, mentees) in by_indicator.items():
+            total = totals.setdefault(indicator, [0, 0, 0])
+            total[0], total[1], total[2] = total[0] + start, total[1] + end, total[2] + mentees
+    out = []
+    order = {indicator.value: rank for rank, indicator in enumerate(ImpactIndicator)}
+    for indicator, (start, end, mentees) in sorted(
+            totals.items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
+        if mentees:
+            out.append(IndicatorProgress(
+                indicator=indicator, mentees=mentees, start=round(start / mentees, 2),
+                end=round(end / mentees, 2), change=round((end - start) / mentees, 2)))
+    return out
+
+
 class OutcomeRow(_Answer):
     region: str
     cohort: str
@@ -251,11 +280,16 @@ class OutcomeRow(_Answer):
     satisfaction_six_months: float | None = Field(description="satisfaction moyenne à +6 mois")
     indicators: dict[str, dict[str, float]] = Field(
         description="moyenne par questionnaire (rôle:type) et par indicateur")
+    start_and_end: list[IndicatorProgress] = Field(
+        [], description="indicateurs de progression au début et à la fin du programme, sur "
+        "les mentoré·es ayant répondu aux deux questionnaires")
 
 
 class OutcomeReport(_Answer):
     as_of: datetime | None = None
     rows: list[OutcomeRow]
+    start_and_end: list[IndicatorProgress] = Field(
+        [], description="les mêmes indicateurs sur toutes les lignes du rapport réunies")
 
 
 def _mean(cells: list[list[int]]) -> float | None:
@@ -265,10 +299,11 @@ def _mean(cells: list[list[int]]) -> float | None:
 
 def outcome_report(view: View, *, regions: set[str] | None = None, region: str | None = None,
                    cohort: str | None = None, as_of: datetime | None = None) -> OutcomeReport:
-    out = []
+    out, start_and_end = [], []
     for r in sorted(view.outcomes.values(), key=lambda r: (r["region"], r["cohort"])):
         if not _visible(r, regions, region) or (cohort is not None and r["cohort"] != cohort):
             continue
+        start_and_end.append(r.get("start_and_end", {}))
         end, later = r["situations_end"], r["situations_six_months"]
         n_end, n_later = sum(end.values()), sum(later.values())
         positive_end = sum(end.get(s, 0) for s in POSITIVE_SITUATIONS)
@@ -293,8 +328,9 @@ def outcome_report(view: View, *, regions: set[str] | None = None, region: str |
             satisfaction_six_months=satisfaction("post_programme"),
             indicators={kind: {ind: round(c[0] / c[1], 2) for ind, c in cells.items() if c[1]}
                         for kind, cells in sorted(ratings.items())},
+            start_and_end=_progress([r.get("start_and_end", {})]),
         ))
-    return OutcomeReport(as_of=as_of, rows=out)
+    return OutcomeReport(as_of=as_of, rows=out, start_and_end=_progress(start_and_end))
 
 
 # --- progress toward the goal -------------------------------------------------------------------

@@ -110,6 +110,7 @@ async def dashboard(request: Request, staff: Staff = Depends(signed_in)) -> Resp
         "progress": progress_view(report["progress"]),
         "overdue": report["overdue"]["reviews"],
         "outcomes": outcomes_view(report["outcomes"]["rows"]),
+        "start_and_end": start_and_end_view(report["outcomes"].get("start_and_end", [])),
         "networking": networking_view(report["networking"]),
     }
     return request.app.state.pages.html(request, "dashboard/page.html", context)
@@ -237,6 +238,23 @@ def outcomes_view(rows: list[dict[str, Any]]) -> dict[str, Any]:
             description="Moyenne des réponses (de 1 à 5) pour chaque indicateur ; le "
             "tableau qui suit donne les mêmes chiffres.")})
     return {"rows": rows, "charts": charts, "indicators": indicators}
+
+
+def signed_change(value: float) -> str:
+    """« +1,5 », « −0,5 », « 0,0 »: an evolution reads with its sign."""
+    text = french_number(abs(value), 1)
+    if text == french_number(0, 1):
+        return text
+    return ("+" if value > 0 else "\u2212") + text
+
+
+def start_and_end_view(progress: list[dict[str, Any]]) -> dict[str, Any]:
+    """The progress indicators at the start and at the end of the programme, over the mentees
+    who answered both questionnaires (reporting pairs them up)."""
+    return {"mentees": max((p["mentees"] for p in progress), default=0),
+            "items": [{"label": french(IMPACT_INDICATOR_LABELS, p["indicator"]),
+                       "mentees": p["mentees"], "start": p["start"], "end": p["end"],
+                       "change": signed_change(p["change"])} for p in progress]}
 
 
 # --- networking -------------------------------------------------------------------------------

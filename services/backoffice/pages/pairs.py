@@ -1,6 +1,6 @@
 """Pairs and their journeys (followup): the list with each review's status, the overdue
-reviews, and a pair's page with every follow-up action (sessions, reviews, outcomes,
-six-month questionnaire, early ending, referent)."""
+reviews, and a pair's page with every follow-up action (sessions, start of programme and
+six-month questionnaires, reviews, outcomes, early ending, referent)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     **{f"bilan-{kind}-": ("held", "held_on", "assessment", "ratings", "concerns",
                           "questionnaires") for kind in ReviewKind},
     "situation-": ("moment", "situation", "satisfaction"),
+    "q0-": (),  # every refusal (window, missing answers) is said at the top
     "q6-": ("answers",),
     "arret-": ("ended_by", "reason", "ended_on"),
     "referent-": ("referent_id",),
@@ -192,6 +193,15 @@ async def record_outcome(request: Request, pair_id: UUID,
                          staff: Staff = Depends(signed_in)) -> Response:
     return await _command(request, pair_id, staff, "situation-", "/outcomes", lambda v: payload(
         v, "moment", "situation", "satisfaction", integers=["satisfaction"]), "situation")
+
+
+@router.post("/binomes/{pair_id}/questionnaire-debut")
+async def answer_start_questionnaire(request: Request, pair_id: UUID,
+                                     staff: Staff = Depends(signed_in)) -> Response:
+    """The mentee's start of programme questionnaire, recorded on their behalf."""
+    return await _command(request, pair_id, staff, "q0-", "/questionnaires", lambda v: {
+        "kind": "start_of_programme", "respondent": "mentee",
+        "answers": _ratings(v, "reponse-")}, "questionnaire")
 
 
 @router.post("/binomes/{pair_id}/questionnaire")

@@ -32,6 +32,7 @@ router = APIRouter()
 SERVICE_SUBJECT = "participants"
 ASK_AGAIN = "demandez un nouveau lien à votre référent·e"
 QUESTIONNAIRE_KINDS = {
+    links.LinkPurpose.kickoff: "start_of_programme",  # the mentee's; the mentor declares
     links.LinkPurpose.end_questionnaire: "end_of_programme",
     links.LinkPurpose.six_month_questionnaire: "post_programme",
     links.LinkPurpose.annual_review: "annual",
@@ -53,6 +54,9 @@ THANKS = {
     "presence": "Merci, votre réponse sur votre présence est enregistrée.",
 }
 RATINGS = [(str(n), str(n)) for n in range(1, 6)]
+# Spent once answered: the mentee's kick-off link is, by its start questionnaire (the mentor's
+# is not: their sessions are spent per form, never by the link's own id).
+SPENT_ONCE_ANSWERED = links.SINGLE_USE | {links.LinkPurpose.kickoff}
 
 
 # --- opening a link -----------------------------------------------------------------------
@@ -94,11 +98,26 @@ def _already_answered(used_at: datetime) -> PageError:
                      "sert qu'une fois.")
 
 
+def _kickoff_already_answered(used_at: datetime) -> PageError:
+    return PageError(410, "Vous avez déjà répondu",
+                     "Vous avez déjà répondu au questionnaire de début de programme le "
+                     f"{french_date(used_at)} : merci ! Ce lien ne sert qu'une fois. Pour "
+                     "organiser vos rendez-vous, contactez votre mentor ; pour toute question "
+                     "sur votre parcours, votre référent·e. Le questionnaire de fin de "
+                     "programme vous sera envoyé par e-mail à la fin du parcours.")
+
+
+def _already_used_page(link: links.Link):
+    if link.purpose is links.LinkPurpose.kickoff:
+        return _kickoff_already_answered
+    return _already_answered
+
+
 async def _refuse_if_used(request: Request, link: links.Link) -> None:
-    if link.purpose in links.SINGLE_USE:
+    if link.purpose in SPENT_ONCE_ANSWERED:
         used = await _used_at(request, link.link_id)
         if used is not None:
-            raise _already_answered(used)
+            raise _already_used_page(link)(used)
 
 
 def _form_sent_twice(used_at: datetime) -> PageError:
@@ -218,10 +237,11 @@ async def answer(request: Request, token: str) -> Response:
 @router.get("/lien/{token}/merci")
 async def thanks(request: Request, token: str) -> Response:
     link = _open(request, token)
-    message = THANKS.get(request.query_params.get("fait", ""), "Merci, c'est enregistré.")
+    done = request.query_params.get("fait", "")
+    message = THANKS.get(done, "Merci, c'est enregistré.")
+    spent = link.purpose in links.SINGLE_USE or done == "questionnaire"
     return _page(request, "liens/merci.html", link, {
-        "message": message, "again": None if link.purpose in links.SINGLE_USE
-        else f"/lien/{token}"})
+        "message": message, "again": None if spent else f"/lien/{token}"})
 
 
 # --- kick-off -----------------------------------------------------------------------------
@@ -233,7 +253,30 @@ async def _kickoff(request: Request, link: links.Link, values: dict, errors: dic
     context = {"pair": pair, "role": role, "resources": toolkit["resources"]}
     if role == "mentor":
         context.update(await _session_form(request, values, errors))
+    else:
+        context.update(await _start_form(request, link, pair, values, errors))
     return _page(request, "liens/lancement.html", link, context, status)
+
+
+async def _start_form(request: Request, link: links.Link, pair: dict, values: dict,
+                      errors: dict) -> dict[str, Any]:
+    """The mentee's start of programme questionnaire, unless already recorded (by the
+    back-office on their behalf: the link itself was not spent)."""
+    answered = {"kind": QUESTIONNAIRE_KINDS[link.purpose], "respondent": "mentee"} in \
+        pair.get("questionnaires", [])
+    found = await _questions(request, link, "mentee")
+    fields = [q["indicator"] for q in found["questions"]]
+    return {"start_answered": answered, "questions": found["questions"], "ratings": RATINGS,
+            "values": values, "errors": errors, "general": _general(errors, fields)}
+
+
+async def _answer_kickoff(request: Request, link: links.Link, token: str,
+                          values: dict) -> Response:
+    """The mentor declares the first meeting; the mentee answers the start questionnaire."""
+    _pair, role = await _pair_of(request, link, link.object_id)
+    if role == "mentor":
+        return await _declare_session(request, link, token, values)
+    return await _answer_questionnaire(request, link, token, values)
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -313,7 +356,7 @@ async def _answer_questionnaire(request: Request, link: links.Link, token: str,
             missing[question["indicator"]] = "Choisissez une note de 1 à 5."
     if missing:
         raise Refused(missing)
-    async with _spending(request, link.link_id, link.purpose.value):
+    async with _spending(request, link.link_id, link.purpose.value, _already_used_page(link)):
         await _call(request, "POST", f"/staff/pairs/{UUID(_pair_id(link))}/questionnaires",
                     body={"respondent": role, "kind": QUESTIONNAIRE_KINDS[link.purpose],
                           "questionnaire_version": found["version"], "answers": answers})
@@ -363,7 +406,7 @@ PAGES = {
     links.LinkPurpose.networking: _networking,
 }
 ANSWERS = {
-    links.LinkPurpose.kickoff: _declare_session,  # the mentor's first meeting
+    links.LinkPurpose.kickoff: _answer_kickoff,
     links.LinkPurpose.declare_sessions: _declare_session,
     links.LinkPurpose.end_questionnaire: _answer_questionnaire,
     links.LinkPurpose.six_month_questionnaire: _answer_questionnaire,
