@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import pstats
 import subprocess
 import sys
 import time
@@ -343,10 +345,12 @@ async def measure(args: argparse.Namespace) -> None:
         await reset_checkpoint(url)
         proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("_consumer_proc.py")), ns.url, url,
-             CONSUMER.value, str(settings.consumer_batch_size)],
+             CONSUMER.value, str(settings.consumer_batch_size),
+             *([args.profile_consumer] if args.profile_consumer else [])],
             stdout=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+            consumer_cpu = Cpu(pg.process.pid, proc.pid)  # its "nats" column: the consumer
             counter = await asyncpg.connect(raw_database_url(url))
             count_sql = (f"SELECT count(*) FROM {CONSUMER.value}.processed_events "
                          f"WHERE consumer = '{CONSUMER.value}-bench-proc'")
@@ -360,10 +364,12 @@ async def measure(args: argparse.Namespace) -> None:
 
             store = EventStore.connect(url, SCHEMA)
             relay = OutboxRelay(store, ns.url, settings)
+            c0 = consumer_cpu.sample()
             t0 = time.perf_counter()
             task = asyncio.create_task(relay.run())
             await asyncio.wait_for(poll(), args.timeout)
             t3 = time.perf_counter()
+            c3 = consumer_cpu.sample()
             relay.stop()
             await asyncio.wait_for(task, 30)
             await store.dispose()
@@ -375,7 +381,11 @@ async def measure(args: argparse.Namespace) -> None:
         ratio = e2e_apart / raw_rate
         rows.append(["end to end, consumer in its own process (as deployed)", t3 - t0, e2e_apart,
                      ratio, f">= {TARGET} {verdict(ratio, TARGET)}", "", "", ""])
-        print(f"  end to end, consumer apart: {e2e_apart:,.0f}/s", flush=True)
+        relay_us, pg_us, consumer_us = _cpu(c0, c3, n)
+        print(f"  end to end, consumer apart: {e2e_apart:,.0f}/s (CPU µs/ev: consumer process "
+              f"{consumer_us:.0f}, relay process {relay_us:.0f}, PostgreSQL {pg_us:.0f})",
+              flush=True)
+        apart_cpu = (consumer_us, relay_us, pg_us)
 
     print_table(
         f"Outbox -> JetStream -> consumer ({n:,} events of {size:.0f} B, events/s; ratios "
@@ -389,7 +399,13 @@ async def measure(args: argparse.Namespace) -> None:
                 ["phase", "seconds", "% of run", "µs/ev"], phase_rows)
     print("cli/pg/nats µs/ev: CPU time (user+sys) per event of this Python process (relay and "
           "consumer share its one event loop) / PostgreSQL / nats-server (2 cores in all)")
+    print("consumer in its own process, CPU µs/ev: consumer process %.0f, relay process %.0f, "
+          "PostgreSQL %.0f" % apart_cpu)
     print(f"peak RSS (this process): {peak_rss_mb():.0f} MiB")
+    if args.profile_consumer:
+        stats = pstats.Stats(args.profile_consumer)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
 
 
 def _cpu(c0: tuple[float, ...], c1: tuple[float, ...], n: int) -> list[float]:
@@ -414,10 +430,19 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300,
                         help="give up a measurement after this many seconds (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data directory")
+    parser.add_argument("--profile-consumer", metavar="FILE",
+                        help="run the separate consumer process under cProfile, write its "
+                        "statistics to FILE and print the costliest functions (slows it)")
     args = parser.parse_args()
     started = time.perf_counter()
+    print("load average before:", _load_average(), flush=True)
     asyncio.run(measure(args))
+    print("load average after:", _load_average())
     print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
