@@ -1,7 +1,8 @@
 """A consumer process for bench/relay.py: the durable consumer of ``success.*.*.*`` with a
 trivial handler, in its own process as in production (reporting runs apart from the relay
 of the service that writes). Prints READY once subscribed; runs until terminated. With a
-fifth argument, runs under cProfile (CPU time) and writes the statistics to that file when stopped."""
+fifth argument, runs under cProfile (CPU time) and writes the statistics to that file when
+stopped."""
 
 import asyncio
 import cProfile
