@@ -1,10 +1,14 @@
 """A consumer process for bench/relay.py: the durable consumer of ``success.*.*.*`` with a
 trivial handler, in its own process as in production (reporting runs apart from the relay
-of the service that writes). Prints READY once subscribed; runs until terminated."""
+of the service that writes). Prints READY once subscribed; runs until terminated. With a
+fifth argument, runs under cProfile (CPU time) and writes the statistics to that file when
+stopped."""
 
 import asyncio
+import cProfile
 import signal
 import sys
+import time
 
 from faststream.nats import NatsBroker
 
@@ -35,4 +39,10 @@ async def main(nats_url: str, database_url: str, schema: str, batch_size: int) -
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    run = main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) > 5:
+        with cProfile.Profile(time.process_time) as profile:  # CPU time: steadier under load
+            asyncio.run(run)
+        profile.dump_stats(sys.argv[5])
+    else:
+        asyncio.run(run)

@@ -11,14 +11,17 @@ For each concurrency level (1, 8, 32 writers by default) and each case:
   pg_current_xact_id(), jsonb data, same indexes); single: one INSERT per transaction,
   batch: ``executemany`` of the rows in one transaction.
 
-Both tables are truncated and checkpointed before each measurement; ours and raw alternate
-which goes first. Client and server CPU per event show where the time goes.
+Both tables are truncated and checkpointed before each measurement; each repeat measures ours
+and raw back to back (ours, raw, raw, ours, ...: who goes first alternates), so that a swing of
+the machine's load hits both sides; best of ``--repeat`` each. Client and server CPU per event
+show where the time goes; the load average is printed before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import time
 from datetime import UTC, datetime
@@ -209,7 +212,8 @@ async def measure(args: argparse.Namespace) -> None:
                              f">= {TARGET} {verdict(ratio, TARGET)}",
                              ours[1], raw[1], ours[2], raw[2]])
                 print(f"  {case} x{batch}, {writers} writers: ours {ours[0]:,.0f}/s, "
-                      f"raw {raw[0]:,.0f}/s, ratio {ratio:.2f}", flush=True)
+                      f"raw {raw[0]:,.0f}/s, ratio {ratio:.2f} (load {_load_average()})",
+                      flush=True)
         await admin.close()
     print_table(
         "Append throughput (events/s; one append = one transaction; best of "
@@ -236,16 +240,22 @@ def main() -> None:
                         help="streams per writer, appended round-robin (default 4)")
     parser.add_argument("--warmup", type=int, default=10,
                         help="untimed appends per writer before each measurement (default 10)")
-    parser.add_argument("--repeat", type=int, default=2,
+    parser.add_argument("--repeat", type=int, default=3,
                         help="measurements per case, best kept; ours/raw alternate who goes "
-                        "first (default 2)")
+                        "first (default 3)")
     parser.add_argument("--no-batch", dest="batch", action="store_false",
                         help="skip the batch case (10 events per append vs executemany of 10)")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data directory")
     args = parser.parse_args()
     started = time.perf_counter()
+    print("load average before:", _load_average(), flush=True)
     asyncio.run(measure(args))
+    print("load average after:", _load_average())
     print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from events import EVENT_STREAM_NAME, Envelope, MalformedEvent, Service
-from events.base import dead_letter_subject, load_trusted_event
+from events.base import dead_letter_subject, load_event, load_trusted_event
 from services.common import bus  # noqa: F401  (its fetch time-out fix keeps pull loops alive)
 from services.common import tracing
 from services.common.outage import is_database_outage
@@ -94,6 +94,27 @@ _NAMES_KEPT = 256
 _header_names_checked_once()
 
 Handler = Callable[[Envelope, Transaction], Awaitable[None]]
+
+# Subjects already found trusted, each with the (region, type) an event on it must have.
+_AGREEING: dict[str, tuple[str, str]] = {}
+_SUBJECTS_KEPT = 4096  # regions x event types; past it, the rest are checked every time
+
+
+def load_trusted(subject: str, data: bytes) -> Envelope:
+    """:func:`events.base.load_trusted_event`, the same verdicts, with its subject checks done
+    once per subject: they cost as much as validating the event (splitting the subject,
+    building the expected one from the type's service). A subject it accepted once is
+    trusted for good and, being ``success.<region>.<service>.<Type>``, takes events of that
+    region and type only; anything else goes through ``load_trusted_event`` itself."""
+    expected = _AGREEING.get(subject)
+    if expected is not None:
+        envelope = load_event(data)  # the subject is trusted: its faults are the body's
+        if (envelope.region, envelope.type) == expected:
+            return envelope
+    envelope = load_trusted_event(subject, data)  # raises with the reason
+    if len(_AGREEING) < _SUBJECTS_KEPT:
+        _AGREEING[subject] = (envelope.region, envelope.type)
+    return envelope
 
 DEAD_LETTERS = Counter(
     "success_dead_letters_total", "Messages sent to the dead-letter subject", ["service", "consumer", "code"]
@@ -223,11 +244,11 @@ class ConsumerRunner:
         """The happy path of a batch: every event in one transaction, acked after commit.
         False when anything is off; then nothing was committed."""
         try:
-            parsed = [(raw, load_trusted_event(raw.subject, raw.data)) for raw in raws]
+            parsed = [(raw, load_trusted(raw.subject, raw.data)) for raw in raws]
         except MalformedEvent:
             return False  # the one-by-one path dead-letters it
         handled = 0
-        correlations = sorted({str(e.correlation_id) for _, e in parsed})
+        correlations = sorted(map(str, {e.correlation_id for _, e in parsed}))
         structlog.contextvars.bind_contextvars(
             consumer=self.durable,
             correlation_id=correlations[0] if len(correlations) == 1 else correlations)
@@ -255,7 +276,7 @@ class ConsumerRunner:
         structlog.contextvars.bind_contextvars(consumer=self.durable)
         structlog.contextvars.unbind_contextvars("correlation_id", "event_id", "event_type")
         try:
-            envelope = load_trusted_event(raw.subject, raw.data)
+            envelope = load_trusted(raw.subject, raw.data)
         except MalformedEvent as exc:
             await self._dead_letter(raw, exc.code, exc.reason, deliveries)
             return
