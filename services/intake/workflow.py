@@ -84,6 +84,13 @@ _COUNTS_SQL = ("SELECT region, count(*) AS n FROM intake.applications WHERE coho
                "role = $2 AND status NOT IN ('rejected', 'waiting_list') GROUP BY region")
 
 
+def _request_digest(profile_fields: dict[str, Any], identity: Identity) -> str:
+    """What an idempotency key is bound to: the same key with another request is refused."""
+    return hashlib.sha256(json.dumps(
+        {"profile": profile_fields, "identity": identity.record}, sort_keys=True,
+        default=str).encode()).hexdigest()
+
+
 def application_stream(application_id: UUID) -> str:
     return f"application-{application_id}"
 
@@ -149,13 +156,11 @@ class Intake:
 
     async def submit(self, profile_fields: dict[str, Any], identity: Identity,
                      idempotency_key: str | None) -> Outcome:
-        digest = hashlib.sha256(json.dumps(
-            {"profile": profile_fields, "identity": identity.record}, sort_keys=True,
-            default=str).encode()).hexdigest()
         try:
             async with self.store.transaction() as tx:
                 if idempotency_key:
-                    stored = await self._claim_key(tx, idempotency_key, digest)
+                    stored = await self._claim_key(
+                        tx, idempotency_key, _request_digest(profile_fields, identity))
                     if stored is not None:
                         return stored
                 outcome = await self._submit(tx, profile_fields, identity)
