@@ -110,7 +110,7 @@ class Intake:
 
     # -- region settings --------------------------------------------------------------------
 
-    async def region_settings(self, conn: AsyncConnection) -> dict[str, RegionSettings]:
+    async def region_settings(self, conn: AnyConnection) -> dict[str, RegionSettings]:
         rows = await (await driver_of(conn)).fetch(_SETTINGS_SQL)
         return self._settings_from(row["data"] for row in rows)
 
@@ -123,18 +123,16 @@ class Intake:
                 settings, RegionSettingsChanged.model_validate_json(change))
         return settings
 
-    async def _routing_inputs(self, driver: asyncpg.Connection, role: str, cohort: str
-                              ) -> tuple[dict[str, RegionSettings], dict[str, int]]:
-        """The regions' settings and how many applications each routed for this role and
-        cohort, in one round trip (every application needs both)."""
-        rows = await driver.fetch(
-            f"SELECT position, data, NULL AS region, NULL::bigint AS n FROM ({_SETTINGS_SQL}) "
-            f"AS s UNION ALL SELECT NULL, NULL, region, n FROM ({_COUNTS_SQL}) AS c",
-            cohort, role)
-        changes = sorted((row["position"], row["data"]) for row in rows
-                         if row["data"] is not None)
-        counts = {row["region"]: row["n"] for row in rows if row["data"] is None}
-        return self._settings_from(data for _, data in changes), counts
+    async def _routing_inputs(self, driver: asyncpg.Connection, profile: ApplicationReceived,
+                              cohort: str) -> tuple[dict[str, RegionSettings], dict[str, int]]:
+        """The regions' settings, and how many applications each routed for this role and
+        cohort when the applicant has a choice of regions (counting reads every application
+        of the cohort: an applicant with a single region skips it)."""
+        settings = await self.region_settings(driver)
+        if len(domain.routing_candidates(profile.departement, profile.remote_ok, settings)) < 2:
+            return settings, {}
+        rows = await driver.fetch(_COUNTS_SQL, cohort, profile.role.value)
+        return settings, {row["region"]: row["n"] for row in rows}
 
     async def change_region(self, change: RegionSettingsChanged, actor: str) -> list[UUID]:
         """Record a region's settings; when it starts taking part, route its waiting list."""
@@ -204,7 +202,7 @@ class Intake:
             routing = domain.RoutingDecision(home, domain.RoutingBasis.waiting_list, ())
         else:
             await self._claim_identity(tx, role, identity, person_id)  # and store the record
-            settings, counts = await self._routing_inputs(await tx.driver(), role.value, cohort)
+            settings, counts = await self._routing_inputs(await tx.driver(), profile, cohort)
             routing = domain.route(profile.departement, profile.remote_ok, role, settings, counts)
         events = domain.decide(domain.Submit(profile, rejection, routing, cohort), Application())
         stream = application_stream(application_id)
