@@ -225,7 +225,10 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def cpu_seconds(process: psutil.Process) -> float:
-    total = 0.0
+    """CPU of a process and its children, those that exited included (PostgreSQL's backends
+    of closed connections: their time moves to the postmaster's children_* once reaped)."""
+    own = process.cpu_times()
+    total = own.children_user + own.children_system
     for proc in [process, *process.children(recursive=True)]:
         try:
             t = proc.cpu_times()
