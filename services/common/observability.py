@@ -81,24 +81,59 @@ def current_correlation_id():
 def install_correlation_middleware(app) -> None:
     """Each HTTP request gets a correlation id (the caller's ``X-Correlation-Id`` when it is a
     UUID, else a new one), bound to every log line of the request and sent back."""
+    app.add_middleware(CorrelationMiddleware)
+
+
+class CorrelationMiddleware:
+    """Pure ASGI (what :func:`install_correlation_middleware` installs): Starlette's
+    ``@app.middleware("http")`` would run every request in a task of its own with memory
+    streams, a cost paid by every public application."""
+
+    _HEADER = CORRELATION_HEADER.lower().encode()
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        correlation_id = _correlation_id(_header(scope, self._HEADER))
+        status: list[int] = []
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                headers = [(name, value) for name, value in message.get("headers", ())
+                           if name.lower() != self._HEADER]
+                headers.append((self._HEADER, correlation_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        path = scope["path"]
+        with structlog.contextvars.bound_contextvars(
+                correlation_id=correlation_id, http_method=scope["method"], http_path=path):
+            await self.app(scope, receive, send_with_id)
+            if status and path not in _PROBES:  # one JSON line per request (access log)
+                # Looked up each time: a logger cached here would miss a later configure().
+                structlog.get_logger("success.http").info("http request", status=status[0])
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _correlation_id(given: str | None) -> str:
+    """The caller's id when it is a UUID (written canonically), else a new one."""
     from uuid import UUID, uuid4
 
-    @app.middleware("http")
-    async def correlation(request, call_next):
-        given = request.headers.get(CORRELATION_HEADER)
-        try:
-            correlation_id = str(UUID(given)) if given else str(uuid4())
-        except ValueError:
-            correlation_id = str(uuid4())
-        with structlog.contextvars.bound_contextvars(
-                correlation_id=correlation_id, http_method=request.method,
-                http_path=request.url.path):
-            response = await call_next(request)
-            if request.url.path not in _PROBES:  # one JSON line per request (access log)
-                structlog.get_logger("success.http").info(
-                    "http request", status=response.status_code)
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
+    try:
+        return str(UUID(given)) if given else str(uuid4())
+    except ValueError:
+        return str(uuid4())
 
 
 _PROBES = frozenset({"/healthz", "/readyz", "/metrics", "/metrics/"})

@@ -139,6 +139,17 @@ class RoutingDecision:
     candidates: tuple[str, ...]
 
 
+def routing_candidates(departement: str, remote_ok: bool,
+                       settings: Mapping[str, RegionSettings]) -> tuple[str, ...]:
+    """The served regions covering the département (every served region for a
+    remote-friendly candidate): the routed counts matter only when there are several."""
+    served = [s for s in settings.values() if s.served]
+    fitting = {s.region for s in served if departement in s.departements}
+    if remote_ok:
+        fitting |= {s.region for s in served}
+    return tuple(sorted(fitting))
+
+
 def route(departement: str, remote_ok: bool, role: Role,
           settings: Mapping[str, RegionSettings],
           routed: Mapping[str, int]) -> RoutingDecision:
@@ -147,11 +158,7 @@ def route(departement: str, remote_ok: bool, role: Role,
     objective for the current cohort (lowest share reached; home region first on a tie);
     none -> the home region's waiting list."""
     home = REGION_OF_DEPARTEMENT[departement]
-    served = [s for s in settings.values() if s.served]
-    fitting = {s.region for s in served if departement in s.departements}
-    if remote_ok:
-        fitting |= {s.region for s in served}
-    candidates = tuple(sorted(fitting))
+    candidates = routing_candidates(departement, remote_ok, settings)
     if not candidates:
         return RoutingDecision(home, RoutingBasis.waiting_list, ())
     if len(candidates) == 1:

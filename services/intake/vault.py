@@ -40,7 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.clock import Clock, get_clock
-from services.common.store import driver_of
+from services.common.store import AnyConnection, driver_of
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -226,7 +226,7 @@ class Vault:
         message = kind.encode() + b"\x00" + value.encode()
         return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
 
-    async def add_blind_index(self, conn: AsyncConnection, kind: str, value: str,
+    async def add_blind_index(self, conn: AnyConnection, kind: str, value: str,
                               person_id: UUID) -> UUID | None:
         """Claim ``value`` for ``person_id``. Returns the other person already holding it, or
         None. Two concurrent claims meet on the unique digest: the second insert waits for the
@@ -244,7 +244,7 @@ class Vault:
             if holder is not None:  # else the holder was erased meanwhile: claim it again
                 return None if holder == person_id else holder
 
-    async def put_claiming(self, conn: AsyncConnection, person_id: UUID,
+    async def put_claiming(self, conn: AnyConnection, person_id: UUID,
                            record: dict[str, Any], claims: list[tuple[str, str]]) -> UUID | None:
         """:meth:`put` and :meth:`add_blind_index` of each (kind, value), in order, in one
         statement (every application does both). Returns the first other person holding one
@@ -282,7 +282,7 @@ class Vault:
         return await self._holder(conn, self.blind_index(kind, value))
 
     @staticmethod
-    async def _holder(conn: AsyncConnection, digest: str) -> UUID | None:
+    async def _holder(conn: AnyConnection, digest: str) -> UUID | None:
         holder = await (await driver_of(conn)).fetchval(
             "SELECT person_id FROM intake.blind_index WHERE digest = $1", digest)
         return None if holder is None else UUID(str(holder))

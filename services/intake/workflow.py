@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,7 +29,7 @@ from events.vocabulary import joinable_cohort
 from services.common.observability import current_correlation_id
 from services.common.clock import Clock
 from services.common.settings import Settings
-from services.common.store import EventStore, Transaction, driver_of
+from services.common.store import AnyConnection, EventStore, Transaction, driver_of
 from services.intake import domain
 from services.intake.domain import Application, RegionSettings, Status
 from services.intake.vault import Vault, identity_key, normalise_email
@@ -84,6 +85,13 @@ _COUNTS_SQL = ("SELECT region, count(*) AS n FROM intake.applications WHERE coho
                "role = $2 AND status NOT IN ('rejected', 'waiting_list') GROUP BY region")
 
 
+def _request_digest(profile_fields: dict[str, Any], identity: Identity) -> str:
+    """What an idempotency key is bound to: the same key with another request is refused."""
+    return hashlib.sha256(json.dumps(
+        {"profile": profile_fields, "identity": identity.record}, sort_keys=True,
+        default=str).encode()).hexdigest()
+
+
 def application_stream(application_id: UUID) -> str:
     return f"application-{application_id}"
 
@@ -102,7 +110,7 @@ class Intake:
 
     # -- region settings --------------------------------------------------------------------
 
-    async def region_settings(self, conn: AsyncConnection) -> dict[str, RegionSettings]:
+    async def region_settings(self, conn: AnyConnection) -> dict[str, RegionSettings]:
         rows = await (await driver_of(conn)).fetch(_SETTINGS_SQL)
         return self._settings_from(row["data"] for row in rows)
 
@@ -115,18 +123,16 @@ class Intake:
                 settings, RegionSettingsChanged.model_validate_json(change))
         return settings
 
-    async def _routing_inputs(self, conn: AsyncConnection, role: str, cohort: str
-                              ) -> tuple[dict[str, RegionSettings], dict[str, int]]:
-        """The regions' settings and how many applications each routed for this role and
-        cohort, in one round trip (every application needs both)."""
-        rows = await (await driver_of(conn)).fetch(
-            f"SELECT position, data, NULL AS region, NULL::bigint AS n FROM ({_SETTINGS_SQL}) "
-            f"AS s UNION ALL SELECT NULL, NULL, region, n FROM ({_COUNTS_SQL}) AS c",
-            cohort, role)
-        changes = sorted((row["position"], row["data"]) for row in rows
-                         if row["data"] is not None)
-        counts = {row["region"]: row["n"] for row in rows if row["data"] is None}
-        return self._settings_from(data for _, data in changes), counts
+    async def _routing_inputs(self, driver: asyncpg.Connection, profile: ApplicationReceived,
+                              cohort: str) -> tuple[dict[str, RegionSettings], dict[str, int]]:
+        """The regions' settings, and how many applications each routed for this role and
+        cohort when the applicant has a choice of regions (counting reads every application
+        of the cohort: an applicant with a single region skips it)."""
+        settings = await self.region_settings(driver)
+        if len(domain.routing_candidates(profile.departement, profile.remote_ok, settings)) < 2:
+            return settings, {}
+        rows = await driver.fetch(_COUNTS_SQL, cohort, profile.role.value)
+        return settings, {row["region"]: row["n"] for row in rows}
 
     async def change_region(self, change: RegionSettingsChanged, actor: str) -> list[UUID]:
         """Record a region's settings; when it starts taking part, route its waiting list."""
@@ -149,40 +155,38 @@ class Intake:
 
     async def submit(self, profile_fields: dict[str, Any], identity: Identity,
                      idempotency_key: str | None) -> Outcome:
-        digest = hashlib.sha256(json.dumps(
-            {"profile": profile_fields, "identity": identity.record}, sort_keys=True,
-            default=str).encode()).hexdigest()
-        try:
-            async with self.store.transaction() as tx:
+        try:  # every application: its statements on the driver (see driver_transaction)
+            async with self.store.driver_transaction() as tx:
                 if idempotency_key:
-                    stored = await self._claim_key(tx, idempotency_key, digest)
+                    stored = await self._claim_key(
+                        tx, idempotency_key, _request_digest(profile_fields, identity))
                     if stored is not None:
                         return stored
                 outcome = await self._submit(tx, profile_fields, identity)
                 if idempotency_key:
-                    await tx.connection.execute(text(
-                        "UPDATE intake.idempotency_keys SET status_code = :code, "
-                        "response = CAST(:body AS jsonb) WHERE key = :key"),
-                        {"code": outcome.status_code, "body": json.dumps(outcome.body),
-                         "key": idempotency_key})
+                    await (await tx.driver()).execute(
+                        "UPDATE intake.idempotency_keys SET status_code = $1, "
+                        "response = $2::jsonb WHERE key = $3",
+                        outcome.status_code, json.dumps(outcome.body), idempotency_key)
                 return outcome
         except _Duplicate as duplicate:
             return await self._existing(duplicate.person_id)
 
     async def _claim_key(self, tx: Transaction, key: str, digest: str) -> Outcome | None:
         tx.note_write()
-        claimed = await tx.connection.execute(text(
+        driver = await tx.driver()
+        claimed = await driver.fetchval(
             "INSERT INTO intake.idempotency_keys (key, request_digest, created_at) "
-            "VALUES (:key, :digest, :at) ON CONFLICT DO NOTHING RETURNING key"),
-            {"key": key, "digest": digest, "at": self.clock.now()})
-        if claimed.first() is not None:
+            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING key",
+            key, digest, self.clock.now())
+        if claimed is not None:
             return None
-        row = (await tx.connection.execute(text(
+        row = await driver.fetchrow(
             "SELECT request_digest, status_code, response FROM intake.idempotency_keys "
-            "WHERE key = :key"), {"key": key})).one()
-        if row.request_digest != digest:
+            "WHERE key = $1", key)
+        if row["request_digest"] != digest:
             raise IdempotencyKeyReused
-        return Outcome(row.status_code, row.response)
+        return Outcome(row["status_code"], row["response"])
 
     async def _submit(self, tx: Transaction, fields: dict[str, Any], identity: Identity) -> Outcome:
         now = self.clock.now()
@@ -198,13 +202,13 @@ class Intake:
             routing = domain.RoutingDecision(home, domain.RoutingBasis.waiting_list, ())
         else:
             await self._claim_identity(tx, role, identity, person_id)  # and store the record
-            settings, counts = await self._routing_inputs(tx.connection, role.value, cohort)
+            settings, counts = await self._routing_inputs(await tx.driver(), profile, cohort)
             routing = domain.route(profile.departement, profile.remote_ok, role, settings, counts)
         events = domain.decide(domain.Submit(profile, rejection, routing, cohort), Application())
         stream = application_stream(application_id)
         await tx.append(stream, 0, events, self._metadata(routing.to_region, "applicant"))
         state = domain.replay(events)
-        await self._save_row(tx.connection, state, cohort, now)
+        await self._save_row(await tx.driver(), state, cohort, now)
         body: dict[str, Any] = {"application_id": str(application_id), "status": state.status,
                                 "region": state.region, "cohort": cohort}
         if rejection:
@@ -230,7 +234,8 @@ class Intake:
         if identity.birth_date is not None:
             keys.append((f"{role.value}:identity", identity_key(
                 identity.first_name, identity.last_name, identity.birth_date)))
-        holder = await self.vault.put_claiming(tx.connection, person_id, identity.record, keys)
+        holder = await self.vault.put_claiming(await tx.driver(), person_id, identity.record,
+                                               keys)
         if holder is not None:
             raise _Duplicate(holder)
 
@@ -384,7 +389,7 @@ class Intake:
     def _metadata(self, region: str, actor: str) -> Metadata:
         return Metadata(region=region, actor=actor, correlation_id=current_correlation_id())
 
-    async def _save_row(self, conn: AsyncConnection, state: Application, cohort: str,
+    async def _save_row(self, conn: AnyConnection, state: Application, cohort: str,
                         submitted_at: datetime) -> None:
         profile = state.profile
         assert profile is not None and state.status is not None
