@@ -67,6 +67,17 @@ async def form_a_pair(stack, mentee_email: str, mentor_email: str) -> dict:
         return pair
 
 
+async def hold_both_reviews(follow, clock, pair_id: str) -> None:
+    """The Bretagne referent records the intermediate (1 September 2026) and the final
+    review (1 March 2027) of a pair started on 1 March 2026: the journey completes."""
+    for kind, day in (("intermediate", (2026, 9, 1)), ("final", (2027, 3, 1))):
+        clock.set(paris(*day, 11))
+        held = await follow.post(f"/staff/pairs/{pair_id}/reviews/{kind}", headers=BRE,
+                                 json={"held": True, "held_on": "%04d-%02d-%02d" % day,
+                                       "assessment": "on_track"})
+        assert held.status_code == 201, held.text
+
+
 async def _at_least(value, n: int) -> bool:
     return (await value) >= n
 
@@ -173,16 +184,7 @@ async def test_a_mentoring_year_answered_from_personal_links(web_stack, page_of,
 
     # The year goes by; staff record the reviews; the final one completes the journey.
     async with stack.api("followup") as follow:
-        clock.set(paris(2026, 9, 1, 11))
-        held = await follow.post(f"/staff/pairs/{pair_id}/reviews/intermediate", headers=BRE,
-                                 json={"held": True, "held_on": "2026-09-01",
-                                       "assessment": "on_track"})
-        assert held.status_code == 201, held.text
-        clock.set(paris(2027, 3, 1, 11))
-        final = await follow.post(f"/staff/pairs/{pair_id}/reviews/final", headers=BRE,
-                                  json={"held": True, "held_on": "2027-03-01",
-                                        "assessment": "on_track"})
-        assert final.status_code == 201, final.text
+        await hold_both_reviews(follow, clock, pair_id)
 
     # The end-of-programme questionnaire arrives, and is answered from its link.
     asked = await mail_to(mailbox, mentee_email, "votre avis sur votre année")

@@ -9,7 +9,14 @@ import httpx
 
 from tests.conftest import eventually
 from tests.test_web_pairs import IDF_REFERENT, formed_pairs, move_clock
-from tests.test_web_participants_links import BRE, form_a_pair, link_in, mail_to, paris
+from tests.test_web_participants_links import (
+    BRE,
+    form_a_pair,
+    hold_both_reviews,
+    link_in,
+    mail_to,
+    paris,
+)
 from tests.web import body_text, check_page, sign_in
 
 START_QUESTIONS = 5  # the five progress indicators, without satisfaction nor recommendation
@@ -69,16 +76,7 @@ async def test_the_mentee_answers_at_the_kick_off_and_the_dashboard_compares(
         recorded = (await follow.get(f"/staff/pairs/{pair_id}", headers=BRE)).json()
         assert {"kind": "start_of_programme", "respondent": "mentee"} in \
             recorded["questionnaires"]
-        clock.set(paris(2026, 9, 1, 11))
-        held = await follow.post(f"/staff/pairs/{pair_id}/reviews/intermediate", headers=BRE,
-                                 json={"held": True, "held_on": "2026-09-01",
-                                       "assessment": "on_track"})
-        assert held.status_code == 201, held.text
-        clock.set(paris(2027, 3, 1, 11))
-        final = await follow.post(f"/staff/pairs/{pair_id}/reviews/final", headers=BRE,
-                                  json={"held": True, "held_on": "2027-03-01",
-                                        "assessment": "on_track"})
-        assert final.status_code == 201, final.text
+        await hold_both_reviews(follow, clock, pair_id)
 
     await page.goto(link_in(await mail_to(mailbox, mentee_email, "votre avis sur votre année")))
     await answer_all(page, "4")
