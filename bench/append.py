@@ -11,9 +11,10 @@ For each concurrency level (1, 8, 32 writers by default) and each case:
   pg_current_xact_id(), jsonb data, same indexes); single: one INSERT per transaction,
   batch: ``executemany`` of the rows in one transaction.
 
-Both tables are truncated and checkpointed before each measurement; each repeat measures ours
-and raw back to back (ours, raw, raw, ours, ...: who goes first alternates), so that a swing of
-the machine's load hits both sides; best of ``--repeat`` each. Client and server CPU per event
+Both tables are truncated and checkpointed before each measurement. A measurement cuts the
+appends into ``--slices`` slices and runs ours and raw slice by slice (ours, raw, raw, ours,
+...), summing each side's time: a swing of the machine's load lasting seconds hits both sides
+alike; best of ``--repeat`` measurements each. Client and server CPU per event
 show where the time goes; the load average is printed before and after.
 """
 
@@ -109,72 +110,116 @@ def split(total: int, writers: int, batch: int) -> int:
     return max(1, round(total / writers / batch))
 
 
-async def run_ours(url: str, writers: int, appends: int, batch: int, streams: int,
-                   warmup: int, cpu: CpuMeter) -> tuple[float, float, float, int]:
-    store = EventStore.connect(url, SCHEMA, pool_size=writers)
-    run = uuid4().hex[:8]
-    events = [cohort_opened(i + 1) for i in range(batch)]
+class Side:
+    """One way of appending, set up once per measurement, then run slice by slice."""
 
-    async def writer(w: int, count: int, tag: str) -> None:
+    name = ""
+
+    async def open(self, url: str, writers: int, batch: int, streams: int) -> None: ...
+
+    async def writer(self, w: int, count: int, tag: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def run(self, writers: int, count: int, tag: str) -> None:
+        await asyncio.gather(*(self.writer(w, count, tag) for w in range(writers)))
+
+
+class Ours(Side):
+    """``EventStore.append``: every writer appends to its own streams, expected versions
+    tracked locally (no conflicts), one append = one transaction."""
+
+    name = "ours"
+
+    async def open(self, url: str, writers: int, batch: int, streams: int) -> None:
+        self.store = EventStore.connect(url, SCHEMA, pool_size=writers)
+        self.run_id, self.batch, self.streams = uuid4().hex[:8], batch, streams
+        self.events = [cohort_opened(i + 1) for i in range(batch)]
+
+    async def writer(self, w: int, count: int, tag: str) -> None:
         md = metadata()
-        versions = [0] * streams
+        versions = [0] * self.streams
         for i in range(count):
-            k = i % streams
-            await store.append(f"{run}-{tag}-w{w}-s{k}", versions[k], events, md)
-            versions[k] += batch
+            k = i % self.streams
+            await self.store.append(f"{self.run_id}-{tag}-w{w}-s{k}", versions[k], self.events, md)
+            versions[k] += self.batch
 
-    try:
-        return await timed(writer, writers, appends, batch, warmup, cpu)
-    finally:
-        await store.dispose()
+    async def close(self) -> None:
+        await self.store.dispose()
 
 
-async def timed(writer, writers: int, appends: int, batch: int, warmup: int,
-                cpu: CpuMeter) -> tuple[float, float, float, int]:
-    """Warm up untimed (pooled connections, prepared statements, pydantic), then time the run:
-    (events/s, client CPU µs/event, PostgreSQL CPU µs/event, events)."""
-    await asyncio.gather(*(writer(w, warmup, "warm") for w in range(writers)))
-    c0, s0 = cpu.sample()
-    t0 = time.perf_counter()
-    await asyncio.gather(*(writer(w, appends, "run") for w in range(writers)))
-    elapsed = time.perf_counter() - t0
-    c1, s1 = cpu.sample()
-    n = writers * appends * batch
-    return n / elapsed, (c1 - c0) / n * 1e6, (s1 - s0) / n * 1e6, n
+class Raw(Side):
+    """asyncpg alone, one connection per writer, the same rows into ``raw.events``."""
 
+    name = "raw"
 
-async def run_raw(url: str, writers: int, appends: int, batch: int, streams: int,
-                  warmup: int, cpu: CpuMeter) -> tuple[float, float, float, int]:
-    pool = await asyncpg.create_pool(raw_database_url(url), min_size=writers, max_size=writers)
-    run = uuid4().hex[:8]
-    events = [cohort_opened(i + 1) for i in range(batch)]
-    payloads = [e.model_dump_json() for e in events]
+    async def open(self, url: str, writers: int, batch: int, streams: int) -> None:
+        self.pool = await asyncpg.create_pool(raw_database_url(url), min_size=writers,
+                                              max_size=writers)
+        self.run_id, self.batch, self.streams = uuid4().hex[:8], batch, streams
+        self.events = [cohort_opened(i + 1) for i in range(batch)]
+        self.payloads = [e.model_dump_json() for e in self.events]
 
-    async def writer(w: int, count: int, tag: str) -> None:
+    async def writer(self, w: int, count: int, tag: str) -> None:
         md = metadata()
-        versions = [0] * streams
-        async with pool.acquire() as conn:  # one connection per writer for the whole run
+        versions = [0] * self.streams
+        async with self.pool.acquire() as conn:  # one connection per writer for the slice
             for i in range(count):
-                k = i % streams
-                stream = f"{run}-{tag}-w{w}-s{k}"
+                k = i % self.streams
+                stream = f"{self.run_id}-{tag}-w{w}-s{k}"
                 now = datetime.now(UTC)
                 rows = [
                     (uuid4(), e.event_type, e.schema_version, stream, versions[k] + j + 1,
                      md.region, now, now, md.correlation_id, md.causation_id, md.actor,
-                     payloads[j])
-                    for j, e in enumerate(events)
+                     self.payloads[j])
+                    for j, e in enumerate(self.events)
                 ]
-                if batch == 1:
+                if self.batch == 1:
                     await conn.execute(RAW_INSERT, *rows[0])  # autocommit: one row, one tx
                 else:
                     async with conn.transaction():
                         await conn.executemany(RAW_INSERT, rows)
-                versions[k] += batch
+                versions[k] += self.batch
 
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def paired(url: str, writers: int, appends: int, batch: int, args: argparse.Namespace,
+                 cpu: CpuMeter, flip: bool) -> dict[str, tuple[float, float, float, int]]:
+    """Ours and raw in alternating slices of the same size (ours, raw, raw, ours, ...; who
+    starts alternates between measurements), each side's time and CPU summed over its
+    slices: a swing of the machine's load lasting seconds then hits both sides alike, where
+    two long runs one after the other would each see a different machine. Warmed up untimed
+    first (pooled connections, prepared statements, pydantic). Returns, per side, (events/s,
+    client CPU µs/event, PostgreSQL CPU µs/event, events)."""
+    sides = [Ours(), Raw()]
+    if flip:
+        sides.reverse()
+    spent = {side.name: [0.0, 0.0, 0.0] for side in sides}
+    slices = max(1, min(args.slices, appends))
+    per_slice = max(1, appends // slices)
     try:
-        return await timed(writer, writers, appends, batch, warmup, cpu)
+        for side in sides:
+            await side.open(url, writers, batch, args.streams)
+            await side.run(writers, args.warmup, "warm")
+        for number in range(slices):
+            order = sides if number % 2 == 0 else sides[::-1]
+            for side in order:
+                c0, s0 = cpu.sample()
+                t0 = time.perf_counter()
+                await side.run(writers, per_slice, f"run{number}")
+                elapsed = time.perf_counter() - t0
+                c1, s1 = cpu.sample()
+                total = spent[side.name]
+                total[0] += elapsed
+                total[1] += c1 - c0
+                total[2] += s1 - s0
     finally:
-        await pool.close()
+        for side in sides:
+            await side.close()
+    n = writers * per_slice * slices * batch
+    return {name: (n / t, c / n * 1e6, pg / n * 1e6, n) for name, (t, c, pg) in spent.items()}
 
 
 async def measure(args: argparse.Namespace) -> None:
@@ -196,14 +241,12 @@ async def measure(args: argparse.Namespace) -> None:
         for case, batch in cases:
             for writers in args.writers:
                 appends = split(args.events, writers, batch)
-                results = {}
+                results: dict[str, tuple[float, float, float, int]] = {}
                 for _ in range(args.repeat):
-                    order = ["raw", "ours"] if flip else ["ours", "raw"]
+                    await reset(admin)
+                    measured = await paired(url, writers, appends, batch, args, cpu, flip)
                     flip = not flip
-                    for which in order:
-                        await reset(admin)
-                        fn = run_ours if which == "ours" else run_raw
-                        r = await fn(url, writers, appends, batch, args.streams, args.warmup, cpu)
+                    for which, r in measured.items():
                         if which not in results or r[0] > results[which][0]:
                             results[which] = r  # best of the repeats
                 ours, raw = results["ours"], results["raw"]
@@ -243,6 +286,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3,
                         help="measurements per case, best kept; ours/raw alternate who goes "
                         "first (default 3)")
+    parser.add_argument("--slices", type=int, default=10,
+                        help="slices each measurement is cut into, ours and raw alternating "
+                        "slice by slice (default 10)")
     parser.add_argument("--no-batch", dest="batch", action="store_false",
                         help="skip the batch case (10 events per append vs executemany of 10)")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data directory")

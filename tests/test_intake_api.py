@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from events.intake import RegionSettingsChanged
 from tests.intake_client import intake_service, token
 
 MENTEE: dict[str, Any] = {
@@ -397,3 +398,36 @@ async def test_health_and_metrics(intake):
     await client.post("/applications/mentee", json=person())
     metrics = (await client.get("/metrics/")).text
     assert "success_relay_published_events" in metrics
+
+
+async def test_region_settings_are_reused_briefly_and_a_change_applies(intake, monkeypatch):
+    """Submissions reuse the regions' settings for SETTINGS_REUSE_S: a change made through
+    this process applies to the very next application; one made by another intake process
+    (another Intake over the same database) once that delay has passed."""
+    from services.intake import workflow
+
+    client, runtime = intake
+    now = [1000.0]
+    monkeypatch.setattr(workflow, "_monotonic", lambda: now[0])
+
+    async def region_of(postcode: str) -> str:
+        response = await client.post("/applications/mentee", json=person(postcode=postcode))
+        assert response.status_code == 201, response.text
+        return response.json()["region"]
+
+    assert await region_of("44000") == "PDL"  # Loire-Atlantique: not served yet
+    put = await client.put("/staff/regions/BRE", headers=token("admin"), json={
+        "served": True, "departements": ["22", "29", "35", "56", "44"],
+        "objective_mentees": 5, "objective_mentors": 5})
+    assert put.status_code == 200, put.text
+    assert await region_of("44000") == "BRE"  # at once: the change went through here
+
+    here = runtime.state["intake"]
+    elsewhere = workflow.Intake(runtime.store, here.vault,
+                                runtime.settings, runtime.clock)
+    await elsewhere.change_region(RegionSettingsChanged(
+        region="BRE", served=True, departements=("22", "29", "35", "56"),
+        cohort=here.current_cohort(), objective_mentees=5, objective_mentors=5), "ref-002")
+    assert await region_of("44000") in {"BRE", "PDL"}  # within the delay: either
+    now[0] += workflow.SETTINGS_REUSE_S
+    assert await region_of("44000") == "PDL"  # after it: the other process's change

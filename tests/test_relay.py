@@ -204,6 +204,7 @@ async def test_a_stream_without_atomic_batches_gets_one_publish_per_event(store_
         assert await relay.publish_once() == 4
         await relay._checkpoint_written()
     finally:
+        relay._drop_prefetch()  # the next batch's read (run() drops it when it stops)
         await nc.close()
     assert not relay.atomic
     assert_each_once_in_stream_order(await stored_events(settings.nats_url), ids)
@@ -213,3 +214,35 @@ def _without_atomic(settings):
     config = bus.stream_config(settings)
     config.allow_atomic = False
     return config
+
+
+async def test_a_busy_relay_carries_many_commits_per_read(store_factory, settings):
+    """Once caught up, reads are at least relay_linger_s apart: appends that each wake the
+    relay go out in a few batches, not one read (and publish and checkpoint) each. A relay
+    idle for longer than that reads at once (the first event below)."""
+    store = store_factory()
+    relay, task = await run_relay(store, settings.model_copy(update={"relay_linger_s": 1.0}))
+    reads = []
+    read = store.read_unpublished
+
+    async def counted(after, limit):
+        reads.append(after)
+        return await read(after, limit)
+
+    store.read_unpublished = counted  # the real read, counted
+    try:
+        ids = {str(e.event_id) for e in await store.append("first", 0, [cohort_opened()],
+                                                           metadata())}
+        await eventually(lambda: relay.published == 1)
+        reads.clear()
+        started = asyncio.get_running_loop().time()
+        for i in range(30):  # each commit wakes the relay
+            ids |= {str(e.event_id) for e in await store.append(
+                f"busy-{i % 3}", i // 3, [cohort_opened()], metadata())}
+        await eventually(lambda: relay.published == len(ids))
+        lingered = asyncio.get_running_loop().time() - started
+    finally:
+        await stop(relay, task)
+    # At most one read per second of the run (plus the one in flight and the last, empty).
+    assert len(reads) <= lingered / 1.0 + 3, (len(reads), lingered)
+    assert_each_once_in_stream_order(await stored_events(settings.nats_url), ids)

@@ -79,6 +79,10 @@ class OutboxRelay:
         # Cleared for good when the server or stream cannot take atomic batches.
         self.atomic = settings.relay_atomic_batches
         self._prefetch: tuple[Cursor, asyncio.Task[list[OutboxMessage]]] | None = None
+        # When the last read started (event-loop time), and whether it came back full (a
+        # backlog: the next one does not linger).
+        self._last_read = float("-inf")
+        self._behind = False
         self._saving: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -134,6 +138,7 @@ class OutboxRelay:
             return 0
         assert self._nc is not None
         after = batch[-1].cursor
+        self._behind = len(batch) == self.settings.relay_batch_size
         self._prefetch = (after, asyncio.create_task(self._read(after)))
         try:
             await self._publish(batch)
@@ -160,11 +165,25 @@ class OutboxRelay:
         self._drop_prefetch()
         return await self._read(self.cursor)
 
-    def _read(self, after: Cursor) -> Awaitable[list[OutboxMessage]]:
+    async def _read(self, after: Cursor) -> list[OutboxMessage]:
         """Read the batch after ``after``. A commit of this process from now on wakes the
-        relay when idle, whether or not the read sees it: no wake-up is lost."""
+        relay when idle, whether or not the read sees it: no wake-up is lost.
+
+        Once caught up, reads are at least ``relay_linger_s`` apart. Under load every
+        request's commit wakes the relay, and most reads would carry one or two events (or
+        none: commits hidden behind a transaction still running), each read, publish and
+        checkpoint costing the process and PostgreSQL about as much as the request that
+        woke it. Waiting lets one batch carry all of them. A relay idle for longer than that
+        reads at once, so an event on a quiet stack goes out with no added delay."""
+        loop = asyncio.get_running_loop()
+        wait = self._last_read + self.settings.relay_linger_s - loop.time()
+        if wait > 0 and not self._behind:
+            await self._sleep(wait)
+            if self._stopping.is_set():  # cut short by stop(): nothing more goes out
+                return []
+        self._last_read = loop.time()
         self.store.appended.clear()
-        return self.store.read_unpublished(after, self.settings.relay_batch_size)
+        return await self.store.read_unpublished(after, self.settings.relay_batch_size)
 
     def _drop_prefetch(self) -> None:
         if self._prefetch is not None:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         default=True, description="publish each relay batch as one JetStream atomic batch "
         "(nats-server >= 2.12.1); false: one acknowledged publish per event")
     relay_poll_interval_s: float = 0.05
+    relay_linger_s: float = Field(
+        default=0.05, ge=0, le=1, description="a busy relay reads the outbox at most this "
+        "often (seconds, from one read to the next) once it has caught up, so that one batch "
+        "carries what many requests committed; a relay woken after a quieter spell, or behind "
+        "by a full batch, reads at once")
     relay_max_backoff_s: float = 10.0
     publish_ack_timeout_s: float = 10.0
     consumer_max_deliveries: int = 5

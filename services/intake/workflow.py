@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,6 +79,12 @@ def _month_label(cohort: str) -> str:
     return f"{_MONTHS[int(month) - 1]} {year}"
 
 
+# How long submissions may route with region settings read earlier (seconds): one read a
+# second instead of one per application. A change made through this process applies at once
+# (it drops them); one made through another intake process within this delay, as if the
+# application had arrived that moment before the change.
+SETTINGS_REUSE_S = 1.0
+_monotonic = time.monotonic  # (tests move it)
 # Every RegionSettingsChanged, in log order.
 _SETTINGS_SQL = ("SELECT position, data::text AS data FROM intake.events "
                  "WHERE type = 'RegionSettingsChanged' ORDER BY position")
@@ -102,6 +109,10 @@ class Intake:
         self.vault = vault
         self.settings = settings
         self.clock = clock
+        # (read at, for cohort, settings) reused by submissions; the generation moves with
+        # every change made here, so a read that overlapped one is not kept.
+        self._reused_settings: tuple[float, str, dict[str, RegionSettings]] | None = None
+        self._settings_generation = 0
 
     def current_cohort(self) -> str:
         """The cohort applicants can still join today: its objectives steer routing, and
@@ -113,6 +124,22 @@ class Intake:
     async def region_settings(self, conn: AnyConnection) -> dict[str, RegionSettings]:
         rows = await (await driver_of(conn)).fetch(_SETTINGS_SQL)
         return self._settings_from(row["data"] for row in rows)
+
+    async def _submission_settings(self, driver: asyncpg.Connection,
+                                   cohort: str) -> dict[str, RegionSettings]:
+        """:meth:`region_settings`, read at most once every ``SETTINGS_REUSE_S``."""
+        started, generation = _monotonic(), self._settings_generation
+        reused = self._reused_settings
+        if reused is not None and reused[1] == cohort and started - reused[0] < SETTINGS_REUSE_S:
+            return reused[2]
+        settings = await self.region_settings(driver)
+        if generation == self._settings_generation:
+            self._reused_settings = (started, cohort, settings)
+        return settings
+
+    def _drop_reused_settings(self) -> None:
+        self._settings_generation += 1
+        self._reused_settings = None
 
     def _settings_from(self, changes: Iterable[str]) -> dict[str, RegionSettings]:
         settings = domain.default_settings(
@@ -128,7 +155,7 @@ class Intake:
         """The regions' settings, and how many applications each routed for this role and
         cohort when the applicant has a choice of regions (counting reads every application
         of the cohort: an applicant with a single region skips it)."""
-        settings = await self.region_settings(driver)
+        settings = await self._submission_settings(driver, cohort)
         if len(domain.routing_candidates(profile.departement, profile.remote_ok, settings)) < 2:
             return settings, {}
         rows = await driver.fetch(_COUNTS_SQL, cohort, profile.role.value)
@@ -140,6 +167,7 @@ class Intake:
         async with self.store.transaction() as tx:
             version = len(await tx.read_stream(stream))
             await tx.append(stream, version, [change], self._metadata(change.region, actor))
+        self._drop_reused_settings()  # committed: the next submission reads them afresh
         if not change.served:
             return []
         async with self.store.engine.connect() as conn:
