@@ -127,3 +127,43 @@ async def test_staff_record_the_start_questionnaire_for_a_mentee(web_stack, page
     assert "Les réponses au questionnaire sont enregistrées." in text
     assert "Le ou la mentoré·e a répondu au questionnaire de début de programme." in text
     assert await page.locator("form[action$='/questionnaire-debut']").count() == 0
+
+
+async def test_once_its_window_closed_the_kick_off_page_says_so_instead_of_a_form(
+        web_stack, page_of, mailbox):
+    """The kick-off link lasts longer than the start questionnaire's window when the
+    intermediate review is held early: the mentee then reads why, not a form refused later."""
+    stack, clock = web_stack, web_stack.clock
+    mentee_email = "ines.martin@example.org"
+    pair = await form_a_pair(stack, mentee_email, "marc.le-gall@example.org")
+    clock.set(paris(2026, 3, 1))
+    kickoff = link_in(await mail_to(mailbox, mentee_email, "votre binôme démarre"))
+    clock.set(paris(2026, 4, 10, 11))
+    async with stack.api("followup") as follow:
+        held = await follow.post(f"/staff/pairs/{pair['pair_id']}/reviews/intermediate",
+                                 headers=BRE, json={"held": True, "held_on": "2026-04-10",
+                                                    "assessment": "on_track"})
+        assert held.status_code == 201, held.text
+        window = (await follow.get(f"/staff/pairs/{pair['pair_id']}", headers=BRE)).json()
+    assert window["start_questionnaire"]["open"] is False
+    assert window["start_questionnaire"]["code"] == "questionnaire_too_late"
+
+    page = await page_of()
+    answer = await page.goto(kickoff)
+    assert answer.status == 200
+    text = await body_text(page)
+    assert "Votre binôme Succ'ess démarre" in text
+    assert "Le bilan intermédiaire a eu lieu : le questionnaire de début de programme ne " \
+        "peut plus être rempli." in text
+    assert await page.locator("fieldset").count() == 0
+    assert await page.get_by_role("button", name="Envoyer mes réponses").count() == 0
+    await check_page(page, "lien-lancement-questionnaire-ferme")
+
+    referent = await stack.staff("gaelle@cress-bretagne.example", "referent", "BRE",
+                                 name="Gaëlle")
+    staff = await page_of()
+    await sign_in(staff, stack, referent)
+    await staff.goto(f"{stack.backoffice}/binomes/{pair['pair_id']}")
+    text = await body_text(staff)
+    assert "Pas de réponse enregistrée. Le bilan intermédiaire a eu lieu" in text
+    assert await staff.locator("form[action$='/questionnaire-debut']").count() == 0

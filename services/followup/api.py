@@ -171,7 +171,16 @@ def _journey_view(row: Any, state: domain.Journey, today: date) -> dict[str, Any
                         for kind, review in state.reviews.items()},
             "outcomes": sorted(m.value for m in state.outcomes),
             "questionnaires": [{"kind": kind.value, "respondent": who.value}
-                               for kind, who in sorted(state.answered)]}
+                               for kind, who in sorted(state.answered)],
+            "start_questionnaire": _start_questionnaire_view(state, today)}
+
+
+def _start_questionnaire_view(state: domain.Journey, today: date) -> dict[str, Any]:
+    """Whether the mentee's start questionnaire can be answered today, and if not why (in
+    French): the pages offer its form only while it can."""
+    refusal = domain.start_window_refusal(state, today)
+    return {"open": refusal is None, "code": refusal and refusal.code,
+            "message": refusal and refusal.message}
 
 
 @router.get("/staff/pairs", summary="Les binômes suivis et l'état de leurs bilans")

@@ -514,22 +514,34 @@ def _completed(state: Journey) -> bool:
     return state.ended is not None and not state.ended.early
 
 
-def _in_start_window(state: Journey, today: date) -> None:
-    """The start baseline is only a baseline before the mentoring had time to change anything:
+def start_window_refusal(state: Journey, today: date) -> FollowupError | None:
+    """Why the mentee's start of programme questionnaire cannot be answered today, or None.
+    The start baseline is only a baseline before the mentoring had time to change anything:
     from the pair's start (the kick-off) until the intermediate review is due."""
     planned = _planned(state)
     if state.ended is not None:
-        raise FollowupError("pair_ended", "Le parcours est terminé : le questionnaire de début "
-                            "de programme ne peut plus être rempli.", field="kind")
+        return FollowupError("pair_ended", "Le parcours est terminé : le questionnaire de début "
+                             "de programme ne peut plus être rempli.", field="kind")
     if today < planned.starts_on:
-        raise FollowupError("questionnaire_too_early", "Le questionnaire de début de programme "
-                            f"se remplit à partir du lancement du binôme, le "
-                            f"{planned.starts_on:%d/%m/%Y}.", field="kind", status=422)
+        return FollowupError("questionnaire_too_early", "Le questionnaire de début de "
+                             "programme se remplit à partir du lancement du binôme, le "
+                             f"{planned.starts_on:%d/%m/%Y}.", field="kind", status=422)
     intermediate = state.reviews[ReviewKind.intermediate]
-    if today >= intermediate.due_on or intermediate.completed is not None:
-        raise FollowupError("questionnaire_too_late", "Le questionnaire de début de programme "
-                            "se remplit avant le bilan intermédiaire (dû le "
-                            f"{intermediate.due_on:%d/%m/%Y}).", field="kind", status=422)
+    if intermediate.completed is not None:
+        return FollowupError("questionnaire_too_late", "Le bilan intermédiaire a eu lieu : le "
+                             "questionnaire de début de programme ne peut plus être rempli.",
+                             field="kind", status=422)
+    if today >= intermediate.due_on:
+        return FollowupError("questionnaire_too_late", "Le questionnaire de début de programme "
+                             "se remplit avant le bilan intermédiaire (dû le "
+                             f"{intermediate.due_on:%d/%m/%Y}).", field="kind", status=422)
+    return None
+
+
+def _in_start_window(state: Journey, today: date) -> None:
+    refusal = start_window_refusal(state, today)
+    if refusal is not None:
+        raise refusal
 
 
 @decide.register

@@ -266,7 +266,9 @@ async def _start_form(request: Request, link: links.Link, pair: dict, values: di
         pair.get("questionnaires", [])
     found = await _questions(request, link, "mentee")
     fields = [q["indicator"] for q in found["questions"]]
-    return {"start_answered": answered, "questions": found["questions"], "ratings": RATINGS,
+    window = pair.get("start_questionnaire") or {"open": True, "message": None}
+    return {"start_answered": answered, "start_open": window["open"],
+            "start_closed": window["message"], "questions": found["questions"], "ratings": RATINGS,
             "values": values, "errors": errors, "general": _general(errors, fields)}
 
 
