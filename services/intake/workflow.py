@@ -226,17 +226,22 @@ class Intake:
             role, age=fields.pop("age", None), years_in_ess=fields.get("years_in_ess"))
         profile = ApplicationReceived(application_id=application_id, person_id=person_id, **fields)
         home = REGION_OF_DEPARTEMENT[profile.departement]
+        driver = await tx.driver()
         if rejection:  # keep nothing of an ineligible person: no vault, no lookup keys
             routing = domain.RoutingDecision(home, domain.RoutingBasis.waiting_list, ())
         else:
-            await self._claim_identity(tx, role, identity, person_id)  # and store the record
-            settings, counts = await self._routing_inputs(await tx.driver(), profile, cohort)
+            settings, counts = await self._routing_inputs(driver, profile, cohort)
             routing = domain.route(profile.departement, profile.remote_ok, role, settings, counts)
         events = domain.decide(domain.Submit(profile, rejection, routing, cohort), Application())
+        state = domain.replay(events)
+        listing = self._row_statement(state, cohort, now)
+        if rejection:
+            tx.note_write()
+            await driver.execute(listing[0], *listing[1])
+        else:  # the record, its lookup keys and the listing in one statement
+            await self._claim_identity(tx, role, identity, person_id, listing)
         stream = application_stream(application_id)
         await tx.append(stream, 0, events, self._metadata(routing.to_region, "applicant"))
-        state = domain.replay(events)
-        await self._save_row(await tx.driver(), state, cohort, now)
         body: dict[str, Any] = {"application_id": str(application_id), "status": state.status,
                                 "region": state.region, "cohort": cohort}
         if rejection:
@@ -253,7 +258,7 @@ class Intake:
         return Outcome(201, body)
 
     async def _claim_identity(self, tx: Transaction, role: domain.Role, identity: Identity,
-                              person_id: UUID) -> None:
+                              person_id: UUID, listing: tuple[str, list[Any]]) -> None:
         """Unique lookup keys find the same person applying twice, even at the same instant
         (the second insert waits for the first transaction, then sees its key). The vault
         record goes in with them: a duplicate rolls it back."""
@@ -263,7 +268,7 @@ class Intake:
             keys.append((f"{role.value}:identity", identity_key(
                 identity.first_name, identity.last_name, identity.birth_date)))
         holder = await self.vault.put_claiming(await tx.driver(), person_id, identity.record,
-                                               keys)
+                                               keys, also=listing)
         if holder is not None:
             raise _Duplicate(holder)
 
@@ -419,16 +424,23 @@ class Intake:
 
     async def _save_row(self, conn: AnyConnection, state: Application, cohort: str,
                         submitted_at: datetime) -> None:
+        sql, args = self._row_statement(state, cohort, submitted_at)
+        await (await driver_of(conn)).execute(sql, *args)
+
+    def _row_statement(self, state: Application, cohort: str,
+                       submitted_at: datetime) -> tuple[str, list[Any]]:
+        """The applications list row of ``state`` (inserted, or updated), as SQL and
+        parameters."""
         profile = state.profile
         assert profile is not None and state.status is not None
-        await (await driver_of(conn)).execute(
+        return (
             "INSERT INTO intake.applications (application_id, person_id, role, status, region, "
             "channel, cohort, departement, submitted_at, updated_at) VALUES ($1, $2, $3, $4, "
             "$5, $6, $7, $8, $9, $10) "
             "ON CONFLICT (application_id) DO UPDATE SET status = EXCLUDED.status, "
             "region = EXCLUDED.region, updated_at = EXCLUDED.updated_at",
-            profile.application_id, profile.person_id, profile.role.value, state.status.value,
-            state.region or REGION_OF_DEPARTEMENT[profile.departement], profile.channel.value,
-            cohort, profile.departement, submitted_at, self.clock.now())
+            [profile.application_id, profile.person_id, profile.role.value, state.status.value,
+             state.region or REGION_OF_DEPARTEMENT[profile.departement], profile.channel.value,
+             cohort, profile.departement, submitted_at, self.clock.now()])
 
 
