@@ -17,7 +17,7 @@ from tests.test_web_participants_links import (
     mail_to,
     paris,
 )
-from tests.web import body_text, check_page, sign_in
+from tests.web import body_text, check_page, sign_in, staff_page_at
 
 START_QUESTIONS = 5  # the five progress indicators, without satisfaction nor recommendation
 
@@ -159,11 +159,8 @@ async def test_once_its_window_closed_the_kick_off_page_says_so_instead_of_a_for
     assert await page.get_by_role("button", name="Envoyer mes réponses").count() == 0
     await check_page(page, "lien-lancement-questionnaire-ferme")
 
-    referent = await stack.staff("gaelle@cress-bretagne.example", "referent", "BRE",
-                                 name="Gaëlle")
-    staff = await page_of()
-    await sign_in(staff, stack, referent)
-    await staff.goto(f"{stack.backoffice}/binomes/{pair['pair_id']}")
+    staff = await staff_page_at(stack, page_of, f"/binomes/{pair['pair_id']}",
+                                "gaelle@cress-bretagne.example", "referent", "BRE", name="Gaëlle")
     text = await body_text(staff)
     assert "Pas de réponse enregistrée. Le bilan intermédiaire a eu lieu" in text
     assert await staff.locator("form[action$='/questionnaire-debut']").count() == 0

@@ -158,6 +158,16 @@ async def sign_in(page, stack: WebStack, email: str, password: str = PASSWORD) -
     await page.wait_for_load_state()
 
 
+async def staff_page_at(stack: WebStack, page_of, path: str, email: str, role: str,
+                        region: str | None, **account):
+    """A new browser page of a new staff account, signed in, at ``path`` of the back-office."""
+    person = await stack.staff(email, role, region, **account)
+    page = await page_of()
+    await sign_in(page, stack, person)
+    await page.goto(f"{stack.backoffice}{path}")
+    return page
+
+
 async def check_page(page, name: str) -> list[dict]:
     """axe-core on the current page: no serious or critical violation; a full-page screenshot
     saved as ``test-artifacts/<name>.png``. Returns the (minor) violations left."""
