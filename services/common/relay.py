@@ -83,11 +83,13 @@ class OutboxRelay:
         # backlog: the next one does not linger).
         self._last_read = float("-inf")
         self._behind = False
+        self._running = False  # inside run(): only then is the next batch read ahead
         self._saving: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Publish until :meth:`stop`; never gives up on a transient failure."""
         backoff = 0.1
+        self._running = True
         try:
             while not self._stopping.is_set():
                 try:
@@ -117,6 +119,7 @@ class OutboxRelay:
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, self.settings.relay_max_backoff_s)
         finally:
+            self._running = False
             self._drop_prefetch()
             try:  # a stopping relay leaves its checkpoint current
                 await self._checkpoint_written()
@@ -139,7 +142,8 @@ class OutboxRelay:
         assert self._nc is not None
         after = batch[-1].cursor
         self._behind = len(batch) == self.settings.relay_batch_size
-        self._prefetch = (after, asyncio.create_task(self._read(after)))
+        if self._running:  # a lone call (tests, tools) leaves no read behind it
+            self._prefetch = (after, asyncio.create_task(self._read(after)))
         try:
             await self._publish(batch)
             if self._after_publish is not None:
