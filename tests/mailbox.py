@@ -17,6 +17,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def listening_socket() -> socket.socket:
+    """A loopback socket listening now on a port of its own, for a server started later.
+    A port from :func:`free_port` is free only until something else binds it: an outgoing
+    connection's ephemeral port may take it before the server starts."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
 class Mailbox:
     """Accepts every message; ``hold()`` makes it stall before answering DATA, like a slow
     server, so a test can kill the sender mid-send (nothing is accepted then)."""

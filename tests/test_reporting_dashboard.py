@@ -21,7 +21,7 @@ from services.intake.vault import generate_master_key
 from services.registry import definition_of
 from tests.conftest import eventually
 from tests.intake_client import AUTH_SECRET, token
-from tests.mailbox import free_port
+from tests.mailbox import listening_socket
 from tests.reporting_history import (
     T3,
     admitted,
@@ -111,10 +111,10 @@ async def test_the_dashboard_renders_in_chromium(settings, nats_url, clock, tmp_
     settings = settings.model_copy(update={"auth_secret": AUTH_SECRET,
                                            "vault_master_key": generate_master_key()})
     runtime = ServiceRuntime(definition_of("reporting"), settings, clock)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(runtime.app(), host="127.0.0.1", port=port,
-                                           log_config=None, access_log=False))
-    serving = asyncio.create_task(server.serve())
+    sock = listening_socket()  # the app starts (PostgreSQL, NATS) before it listens
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(runtime.app(), log_config=None, access_log=False))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await eventually(lambda: server.started, timeout=60)
         await publish(nats_url, events)

@@ -13,6 +13,7 @@ import asyncio
 import os
 import re
 import shutil
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from services.intake.vault import generate_master_key
 from services.registry import definition_of
 from tests.conftest import eventually
 from tests.intake_client import AUTH_SECRET, token
-from tests.mailbox import free_port
+from tests.mailbox import listening_socket
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -85,10 +86,18 @@ class WebStack:
                                  headers=token(role, region, subject))
 
 
-async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, lifespan="on"))
-    task = asyncio.create_task(server.serve())
+async def _serve(app, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task]:
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False,
+                                           lifespan="on"))
+
+    async def serve() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit as exit:  # uvicorn's way to fail at start: out of the event loop it
+            # would end the test session's loop, failing every test after this one
+            raise RuntimeError(f"the server did not start (exit status {exit.code})") from None
+
+    task = asyncio.create_task(serve())
     await eventually(lambda: server.started or task.done(), timeout=90)
     if task.done():
         task.result()
@@ -97,8 +106,9 @@ async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
 
 @pytest.fixture
 async def web_stack(settings, mailbox) -> AsyncIterator[WebStack]:
-    ports = {name: free_port() for name in (*SERVICES, "backoffice", "participants")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    # Listening from now on: nothing else can take a port before its server starts.
+    sockets = {name: listening_socket() for name in (*SERVICES, "backoffice", "participants")}
+    urls = {name: "http://127.0.0.1:%d" % sock.getsockname()[1] for name, sock in sockets.items()}
     settings = settings.model_copy(update={
         **mailbox.settings_update(), "auth_secret": AUTH_SECRET,
         "vault_master_key": generate_master_key(), "followup_poll_interval_s": 0.2,
@@ -108,17 +118,19 @@ async def web_stack(settings, mailbox) -> AsyncIterator[WebStack]:
     stack = WebStack(settings, clock, urls, runtimes, Accounts.connect(settings.database_url))
     try:
         for name in SERVICES:
-            stack.servers.append(await _serve(runtimes[name].app(), ports[name]))
-        stack.servers.append(await _serve(create_app(settings, clock), ports["backoffice"]))
+            stack.servers.append(await _serve(runtimes[name].app(), sockets[name]))
+        stack.servers.append(await _serve(create_app(settings, clock), sockets["backoffice"]))
         participants = create_participants_app(settings)
         participants.state.clock = clock  # personal links expire on the business clock
-        stack.servers.append(await _serve(participants, ports["participants"]))
+        stack.servers.append(await _serve(participants, sockets["participants"]))
         yield stack
     finally:
         for server, _ in reversed(stack.servers):
             server.should_exit = True
         for _, task in reversed(stack.servers):
             await asyncio.wait_for(task, 60)
+        for sock in sockets.values():  # those of servers that never started too
+            sock.close()
         await stack.accounts.dispose()
 
 
