@@ -18,7 +18,7 @@ step of a submission is printed (e-mail validation, vault encryption, blind inde
 duplicate check, region settings and counts, the append, the transaction), with the
 functions that cost most.
 
-    python bench/intake.py [--requests 2000] [--concurrency 32] [--repeat 2]
+    python bench/intake.py [--requests 2000] [--concurrency 32] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -65,12 +65,15 @@ STEPS = [
     ("Intake.submit (one transaction)", "services/intake/workflow.py", "submit"),
     ("  blind indexes: duplicate check", "services/intake/workflow.py", "_claim_identity"),
     ("    HMAC of the normalised values", "services/intake/vault.py", "blind_index"),
-    ("  vault: encrypt and store the record", "services/intake/vault.py", "put"),
-    ("  region settings", "services/intake/workflow.py", "region_settings"),
-    ("  routed counts (fairness)", "services/intake/workflow.py", "_routed_counts"),
+    ("    vault record, lookup keys and list row (one statement)", "services/intake/vault.py",
+     "put_claiming"),
+    ("  region settings (read at most once a second)", "services/intake/workflow.py",
+     "region_settings"),
+    ("  routing inputs (settings, routed counts)", "services/intake/workflow.py",
+     "_routing_inputs"),
     ("  append ApplicationReceived/Routed", "services/common/store.py", "append"),
-    ("  applications list row", "services/intake/workflow.py", "_save_row"),
-    ("  begin/commit", "services/common/store.py", "transaction"),
+    ("  begin/commit (driver transaction)", "services/common/store.py", "driver_transaction"),
+    ("outbox relay: read, publish, checkpoint", "services/common/relay.py", "publish_once"),
     ("SQLAlchemy execute (all statements)", "sqlalchemy/ext/asyncio/engine.py", "execute"),
 ]
 
@@ -354,8 +357,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="clients (default 32)")
     parser.add_argument("--warmup", type=int, default=100,
                         help="untimed applications before each measurement (default 100)")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="measurements of each, best kept; they alternate (default 2)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measurements of each, best kept; they alternate (default 3: on a "
+                        "machine whose load comes and goes, each side more likely meets a "
+                        "calm spell)")
     parser.add_argument("--profile-requests", type=int, default=1000,
                         help="applications posted while profiling (default 1000)")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
