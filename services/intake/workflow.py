@@ -17,7 +17,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import Metadata
 from events.geography import REGION_OF_DEPARTEMENT
