@@ -188,6 +188,21 @@ async def test_idempotency_key_replays_the_same_answer(intake):
     assert await scalar(runtime, "SELECT count(*) FROM intake.applications") == 1
 
 
+async def test_a_refused_duplicate_records_nothing_even_with_a_key(intake):
+    client, runtime = intake
+    form = person()
+    first = await client.post("/applications/mentee", json=form)
+    counts = [await scalar(runtime, f"SELECT count(*) FROM intake.{table}")
+              for table in ("events", "vault", "blind_index", "idempotency_keys")]
+    for _ in range(2):  # the key is not kept with a duplicate: the same answer again
+        again = await client.post("/applications/mentee", json=form,
+                                  headers={"Idempotency-Key": "second-tab"})
+        assert again.status_code == 200
+        assert again.json()["application_id"] == first.json()["application_id"]
+    assert [await scalar(runtime, f"SELECT count(*) FROM intake.{table}")
+            for table in ("events", "vault", "blind_index", "idempotency_keys")] == counts
+
+
 # -- routing --------------------------------------------------------------------------------
 
 async def test_routing_decision_tree_and_fairness(intake):

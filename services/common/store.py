@@ -9,6 +9,7 @@ id) lets the relay publish in a commit-safe order (see :meth:`EventStore.read_un
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -213,6 +214,7 @@ class Transaction:
         metadata: Metadata,
         *,
         occurred_at: datetime | None = None,
+        with_writes: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> list[Envelope]:
         """Append ``events`` to ``stream`` if it is exactly at ``expected_version``.
 
@@ -221,6 +223,12 @@ class Transaction:
         ordering the outbox by transaction id keeps every stream's order (the relay relies on
         it). A new stream (``expected_version == 0``) has no earlier version to overtake, so
         other writes may come first. One append per transaction.
+
+        ``with_writes``: the caller's other writes (INSERT, UPDATE or DELETE statements, each
+        numbering its own parameters from ``$1``), run by the append's statement itself, so
+        in :meth:`EventStore.autocommitted` the whole is atomic in one round trip. A write
+        that breaks a constraint raises the driver's error (``asyncpg.UniqueViolationError``)
+        and nothing of the statement is recorded.
         """
         if self._appended or (self._wrote and expected_version != 0):
             raise TransactionMisuse(
@@ -247,21 +255,23 @@ class Transaction:
                 driver = await self.driver()
                 if len(envelopes) == 1:  # the common case: plain parameters, no arrays
                     e = envelopes[0]
-                    rows = await driver.fetch(
-                        self.store._append_one_sql, e.event_id, e.type, e.schema_version,
-                        stream, e.stream_version, metadata.region, e.occurred_at, now,
-                        metadata.correlation_id, metadata.causation_id, metadata.actor,
-                        e.data.model_dump_json(), expected_version, traceparent)
+                    sql, args = self.store._append_one_sql, [
+                        e.event_id, e.type, e.schema_version, stream, e.stream_version,
+                        metadata.region, e.occurred_at, now, metadata.correlation_id,
+                        metadata.causation_id, metadata.actor, e.data.model_dump_json(),
+                        expected_version, traceparent]
                 else:
-                    rows = await driver.fetch(
-                        self.store._append_sql, stream, metadata.region, now,
-                        metadata.correlation_id, metadata.causation_id, metadata.actor,
-                        [e.event_id for e in envelopes], [e.type for e in envelopes],
-                        [e.schema_version for e in envelopes],
+                    sql, args = self.store._append_sql, [
+                        stream, metadata.region, now, metadata.correlation_id,
+                        metadata.causation_id, metadata.actor, [e.event_id for e in envelopes],
+                        [e.type for e in envelopes], [e.schema_version for e in envelopes],
                         [e.stream_version for e in envelopes],
                         [e.occurred_at for e in envelopes],
                         [e.data.model_dump_json() for e in envelopes], expected_version,
-                        traceparent)
+                        traceparent]
+                if with_writes:
+                    sql, args = _with_writes(sql, args, with_writes)
+                rows = await driver.fetch(sql, *args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version_key":
                 raise ConcurrencyConflict(stream, expected_version) from None
@@ -324,6 +334,25 @@ class Transaction:
             "SELECT $1, unnest($2::uuid[]), $3 ON CONFLICT DO NOTHING RETURNING event_id",
             consumer, list(event_ids), self.store.clock.now())
         return {row["event_id"] for row in rows}
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _with_writes(sql: str, args: list[Any],
+                 writes: Sequence[tuple[str, Sequence[Any]]]) -> tuple[str, list[Any]]:
+    """``sql`` preceded by ``writes`` as data-modifying CTEs (PostgreSQL runs each, referenced
+    or not), their ``$n`` moved past the parameters before them."""
+    ctes, args = [], list(args)
+    for i, (write, write_args) in enumerate(writes):
+        ctes.append(f"w{i} AS ({_shifted(write, len(args))})")
+        args.extend(write_args)
+    return f"WITH {', '.join(ctes)} {sql}", args
+
+
+@functools.lru_cache(maxsize=256)  # a few fixed statements, shifted on every hot command
+def _shifted(sql: str, offset: int) -> str:
+    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
 
 
 class EventStore:
@@ -424,28 +453,6 @@ class EventStore:
         if tx._appended:  # committed
             self.appended.set()
 
-    @asynccontextmanager
-    async def driver_transaction(self) -> AsyncIterator[Transaction]:
-        """A transaction on a kept asyncpg connection, for a hot command whose statements all
-        go to ``tx.driver()`` (``tx.connection`` is None): what :meth:`transaction` does,
-        without SQLAlchemy's connection, pool checkout and greenlet switches (about half a
-        millisecond of CPU per transaction). SQLAlchemy's asyncpg adapter still tracks the
-        transaction, so a connection released by a failure is rolled back (or discarded) by
-        the pool as with :meth:`transaction`."""
-        pooled = await self._append_connections.take()
-        adapter = pooled.dbapi_connection
-        try:
-            await adapter._start_transaction()  # BEGIN
-            tx = Transaction(self, None, pooled.driver_connection)
-            yield tx
-            await adapter._call_and_discard(adapter._transaction.commit)
-        except BaseException:
-            await release(pooled)
-            raise
-        await self._append_connections.give_back(pooled)
-        if tx._appended:
-            self.appended.set()
-
     async def append(
         self,
         stream: str,
@@ -474,6 +481,27 @@ class EventStore:
         await self._append_connections.give_back(pooled)
         self.appended.set()  # autocommitted
         return envelopes
+
+    @asynccontextmanager
+    async def autocommitted(self) -> AsyncIterator[Transaction]:
+        """A kept connection outside any transaction block: each statement commits by
+        itself, an append (with its ``with_writes``) included. For a hot command that reads,
+        decides, then writes everything in that one append: one round trip for the writes,
+        no BEGIN or COMMIT. Its reads may see commits of others between them."""
+        pooled = await self._append_connections.take()
+        tx = Transaction(self, None, pooled.driver_connection)
+        try:
+            yield tx
+        except asyncpg.PostgresError:  # refused by the server: the connection is fine
+            await self._append_connections.give_back(pooled)
+            raise
+        except BaseException:
+            await release(pooled)
+            raise
+        finally:
+            if tx._appended:  # committed by itself, whatever came after
+                self.appended.set()
+        await self._append_connections.give_back(pooled)
 
     @asynccontextmanager
     async def _autocommitted(self) -> AsyncIterator[asyncpg.Connection]:

@@ -28,7 +28,6 @@ import os
 import re
 import unicodedata
 from datetime import date, datetime
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -245,37 +244,34 @@ class Vault:
             if holder is not None:  # else the holder was erased meanwhile: claim it again
                 return None if holder == person_id else holder
 
-    async def put_claiming(self, conn: AnyConnection, person_id: UUID,
-                           record: dict[str, Any], claims: list[tuple[str, str]],
-                           also: tuple[str, Sequence[Any]] | None = None) -> UUID | None:
-        """:meth:`put` and :meth:`add_blind_index` of each (kind, value), in order, in one
-        statement (every application does both). Returns the first other person holding one
-        of the values, or None; then the caller's transaction is to roll back, record
-        included. When any value is taken, the keys are settled one by one as
-        :meth:`add_blind_index` does (ours are held already).
-
-        ``also``: one more write of the caller's (an INSERT, UPDATE or DELETE with its own
-        ``$1``, ``$2``... parameters) run by the same statement, a round trip saved; it
-        rolls back with the rest."""
+    def claiming_writes(self, person_id: UUID, record: dict[str, Any],
+                        claims: list[tuple[str, str]]) -> list[tuple[str, list[Any]]]:
+        """:meth:`put` and :meth:`add_blind_index` of each (kind, value), as statements for
+        the caller to run with its own writes in one (see ``Transaction.append``'s
+        ``with_writes``). A value someone holds fails its unique digest and the whole
+        statement: then :meth:`first_holder` says who. Two people applying at the same
+        instant meet there too: the second insert waits for the first, then fails."""
         data_key = AESGCM.generate_key(bit_length=256)
-        digests = [self.blind_index(kind, value) for kind, value in claims]
-        companion, companion_args = "", ()
-        if also is not None:
-            companion = f", companion AS ({_shift_parameters(also[0], 7)})"
-            companion_args = tuple(also[1])
-        inserted = await (await driver_of(conn)).fetch(
-            "WITH stored AS (INSERT INTO intake.vault (person_id, wrapped_key, ciphertext, "
-            f"key_version, created_at, updated_at) VALUES ($3, $5, $6, $7, $4, $4)){companion} "
-            "INSERT INTO intake.blind_index (digest, kind, person_id, created_at) "
-            "SELECT d, k, $3, $4 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
-            "AS t(d, k, i) ORDER BY i ON CONFLICT (digest) DO NOTHING RETURNING digest",
-            digests, [kind for kind, _ in claims], person_id, self._now(),
-            self._wrap_key(person_id, data_key), self._seal(person_id, data_key, record),
-            KEY_VERSION, *companion_args)
-        if len(inserted) == len(digests):
-            return None
+        now = self._now()
+        return [
+            ("INSERT INTO intake.vault (person_id, wrapped_key, ciphertext, key_version, "
+             "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+             [person_id, self._wrap_key(person_id, data_key),
+              self._seal(person_id, data_key, record), KEY_VERSION, now]),
+            # In the claims' order, so two such statements take the digests' locks in the
+            # same order (no deadlock).
+            ("INSERT INTO intake.blind_index (digest, kind, person_id, created_at) "
+             "SELECT d, k, $3, $4 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+             "AS t(d, k, i) ORDER BY i",
+             [[self.blind_index(kind, value) for kind, value in claims],
+              [kind for kind, _ in claims], person_id, now]),
+        ]
+
+    async def first_holder(self, conn: AnyConnection,
+                           claims: list[tuple[str, str]]) -> UUID | None:
+        """The person holding the first of the (kind, value) claims someone holds, if any."""
         for kind, value in claims:
-            holder = await self.add_blind_index(conn, kind, value, person_id)
+            holder = await self.find_by_blind_index(conn, kind, value)
             if holder is not None:
                 return holder
         return None
@@ -287,7 +283,7 @@ class Vault:
             text("DELETE FROM intake.blind_index WHERE digest = :d AND person_id = :p"),
             {"d": self.blind_index(kind, value), "p": person_id})
 
-    async def find_by_blind_index(self, conn: AsyncConnection, kind: str,
+    async def find_by_blind_index(self, conn: AnyConnection, kind: str,
                                   value: str) -> UUID | None:
         return await self._holder(conn, self.blind_index(kind, value))
 
@@ -296,14 +292,6 @@ class Vault:
         holder = await (await driver_of(conn)).fetchval(
             "SELECT person_id FROM intake.blind_index WHERE digest = $1", digest)
         return None if holder is None else UUID(str(holder))
-
-
-_PARAMETER = re.compile(r"\$(\d+)")
-
-
-def _shift_parameters(sql: str, offset: int) -> str:
-    """``$1`` becomes ``$(1 + offset)``: a statement of the caller's placed after ours."""
-    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
 
 
 async def vacuum(engine: AsyncEngine) -> bool:

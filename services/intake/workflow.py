@@ -1,7 +1,8 @@
 """The intake shell: loads state, asks the pure domain, appends, keeps the applications list.
 
 Every command is one database transaction: the events, the applications list row, the vault
-record and the idempotency key commit together or not at all.
+record and the idempotency key commit together or not at all. A submission, the hottest
+command, writes them all in one autocommitted statement.
 """
 
 from __future__ import annotations
@@ -50,11 +51,6 @@ class Identity:
 class Outcome:
     status_code: int
     body: dict[str, Any]
-
-
-class _Duplicate(Exception):
-    def __init__(self, person_id: UUID) -> None:
-        self.person_id = person_id
 
 
 class IdempotencyKeyReused(Exception):
@@ -182,40 +178,47 @@ class Intake:
 
     async def submit(self, profile_fields: dict[str, Any], identity: Identity,
                      idempotency_key: str | None) -> Outcome:
-        try:  # every application: its statements on the driver (see driver_transaction)
-            async with self.store.driver_transaction() as tx:
-                if idempotency_key:
-                    stored = await self._claim_key(
-                        tx, idempotency_key, _request_digest(profile_fields, identity))
-                    if stored is not None:
-                        return stored
-                outcome = await self._submit(tx, profile_fields, identity)
-                if idempotency_key:
-                    await (await tx.driver()).execute(
-                        "UPDATE intake.idempotency_keys SET status_code = $1, "
-                        "response = $2::jsonb WHERE key = $3",
-                        outcome.status_code, json.dumps(outcome.body), idempotency_key)
-                return outcome
-        except _Duplicate as duplicate:
-            return await self._existing(duplicate.person_id)
+        """Decide, then record everything in one statement (see ``_submit``). A taken key
+        or lookup key fails that statement and records nothing: the caller then gets the
+        stored answer, or the person's existing application."""
+        digest = _request_digest(profile_fields, identity) if idempotency_key else None
+        while True:
+            try:
+                async with self.store.autocommitted() as tx:
+                    return await self._submit(tx, dict(profile_fields), identity,
+                                              idempotency_key, digest)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.table_name not in ("idempotency_keys", "blind_index"):
+                    raise
+            settled = await self._settle_conflict(
+                domain.Role(profile_fields["role"]), identity, idempotency_key, digest)
+            if settled is not None:
+                return settled
+            # What blocked it is gone (the person was erased meanwhile): submit again.
 
-    async def _claim_key(self, tx: Transaction, key: str, digest: str) -> Outcome | None:
-        tx.note_write()
-        driver = await tx.driver()
-        claimed = await driver.fetchval(
-            "INSERT INTO intake.idempotency_keys (key, request_digest, created_at) "
-            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING key",
-            key, digest, self.clock.now())
-        if claimed is not None:
-            return None
-        row = await driver.fetchrow(
-            "SELECT request_digest, status_code, response FROM intake.idempotency_keys "
-            "WHERE key = $1", key)
-        if row["request_digest"] != digest:
-            raise IdempotencyKeyReused
-        return Outcome(row["status_code"], row["response"])
+    async def _settle_conflict(self, role: domain.Role, identity: Identity, key: str | None,
+                               digest: str | None) -> Outcome | None:
+        """The answer to a submission refused on a unique key: the one stored under its
+        idempotency key (if the request is the same), else the application of whoever holds
+        one of its lookup keys; None if neither is there any more."""
+        async with self.store.autocommitted() as tx:
+            driver = await tx.driver()
+            if key is not None:
+                row = await driver.fetchrow(
+                    "SELECT request_digest, status_code, response FROM intake.idempotency_keys "
+                    "WHERE key = $1", key)
+                if row is not None:
+                    if row["request_digest"] != digest:
+                        raise IdempotencyKeyReused
+                    return Outcome(row["status_code"], row["response"])
+            holder = await self.vault.first_holder(driver, self._claims(role, identity))
+        return None if holder is None else await self._existing(holder)
 
-    async def _submit(self, tx: Transaction, fields: dict[str, Any], identity: Identity) -> Outcome:
+    async def _submit(self, tx: Transaction, fields: dict[str, Any], identity: Identity,
+                      key: str | None, digest: str | None) -> Outcome:
+        """One autocommitted statement records the application: its events, the
+        applications list row, the vault record with its lookup keys (unless the person is
+        not eligible: nothing is kept of them) and the idempotency key with the answer."""
         now = self.clock.now()
         cohort = self.current_cohort()
         application_id = uuid4()
@@ -225,24 +228,34 @@ class Intake:
             role, age=fields.pop("age", None), years_in_ess=fields.get("years_in_ess"))
         profile = ApplicationReceived(application_id=application_id, person_id=person_id, **fields)
         home = REGION_OF_DEPARTEMENT[profile.departement]
-        driver = await tx.driver()
-        if rejection:  # keep nothing of an ineligible person: no vault, no lookup keys
+        if rejection:
             routing = domain.RoutingDecision(home, domain.RoutingBasis.waiting_list, ())
         else:
-            settings, counts = await self._routing_inputs(driver, profile, cohort)
+            settings, counts = await self._routing_inputs(await tx.driver(), profile, cohort)
             routing = domain.route(profile.departement, profile.remote_ok, role, settings, counts)
         events = domain.decide(domain.Submit(profile, rejection, routing, cohort), Application())
         state = domain.replay(events)
-        listing = self._row_statement(state, cohort, now)
-        if rejection:
-            tx.note_write()
-            await driver.execute(listing[0], *listing[1])
-        else:  # the record, its lookup keys and the listing in one statement
-            await self._claim_identity(tx, role, identity, person_id, listing)
-        stream = application_stream(application_id)
-        await tx.append(stream, 0, events, self._metadata(routing.to_region, "applicant"))
-        body: dict[str, Any] = {"application_id": str(application_id), "status": state.status,
-                                "region": state.region, "cohort": cohort}
+        outcome = Outcome(201, self._submitted_body(state, cohort, rejection))
+        writes = [self._row_statement(state, cohort, now)]
+        if not rejection:
+            writes += self.vault.claiming_writes(person_id, identity.record,
+                                                 self._claims(role, identity))
+        if key is not None:
+            writes.append((
+                "INSERT INTO intake.idempotency_keys (key, request_digest, created_at, "
+                "status_code, response) VALUES ($1, $2, $3, $4, $5::jsonb)",
+                [key, digest, now, outcome.status_code, json.dumps(outcome.body)]))
+        await tx.append(application_stream(application_id), 0, events,
+                        self._metadata(routing.to_region, "applicant"), with_writes=writes)
+        return outcome
+
+    @staticmethod
+    def _submitted_body(state: Application, cohort: str,
+                        rejection: tuple[domain.RejectionReason, ...]) -> dict[str, Any]:
+        assert state.profile is not None
+        body: dict[str, Any] = {"application_id": str(state.profile.application_id),
+                                "status": state.status, "region": state.region,
+                                "cohort": cohort}
         if rejection:
             body["reasons"] = [{"code": r.value, "message": domain.REJECTION_MESSAGES[r]}
                                for r in rejection]
@@ -254,22 +267,17 @@ class Intake:
             body["message"] = ("Merci ! Votre candidature est enregistrée pour la cohorte qui "
                                f"démarre en {_month_label(cohort)} ; la CRESS de votre région "
                                "vous contactera pour un entretien.")
-        return Outcome(201, body)
+        return body
 
-    async def _claim_identity(self, tx: Transaction, role: domain.Role, identity: Identity,
-                              person_id: UUID, listing: tuple[str, list[Any]]) -> None:
-        """Unique lookup keys find the same person applying twice, even at the same instant
-        (the second insert waits for the first transaction, then sees its key). The vault
-        record goes in with them: a duplicate rolls it back."""
-        tx.note_write()
+    @staticmethod
+    def _claims(role: domain.Role, identity: Identity) -> list[tuple[str, str]]:
+        """The lookup keys that find the same person applying twice, even at the same
+        instant (see ``Vault.claiming_writes``)."""
         keys = [(f"{role.value}:email", normalise_email(identity.email))]
         if identity.birth_date is not None:
             keys.append((f"{role.value}:identity", identity_key(
                 identity.first_name, identity.last_name, identity.birth_date)))
-        holder = await self.vault.put_claiming(await tx.driver(), person_id, identity.record,
-                                               keys, also=listing)
-        if holder is not None:
-            raise _Duplicate(holder)
+        return keys
 
     async def _existing(self, person_id: UUID) -> Outcome:
         async with self.store.engine.connect() as conn:
