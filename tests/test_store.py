@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import pytest
+from sqlalchemy import text
 
 from services.common.store import ConcurrencyConflict, TransactionMisuse
 from tests.factories import cohort_opened, metadata
@@ -93,3 +94,31 @@ async def test_twenty_concurrent_writers_lose_nothing_and_conflict_correctly(sto
     assert by_writer == [per_writer] * writers
     assert len({r.envelope.event_id for r in everything}) == writers * per_writer
     assert conflicts > 0  # the streams are contended: races happened and were caught
+
+
+async def test_hot_connections_pass_from_command_to_command_and_leave_the_pool_to_others(
+        store_factory):
+    """Past its limit (the pool size) the hot path queues for its own connections: under
+    saturation they go from one append to the next without SQLAlchemy's pool, which keeps
+    its connections for everything else; a caller cancelled while queued loses none."""
+    store = store_factory(pool_size=2)
+    await asyncio.gather(*(store.append(f"hot-{i}", 0, [cohort_opened()], metadata())
+                           for i in range(40)))
+    assert len(await store.read_all(limit=100)) == 40
+    hot = store._append_connections
+    assert hot._held == 2
+    async with hot.lease(), hot.lease():  # the hot path at its limit
+        queued = asyncio.create_task(store.append("queued", 0, [cohort_opened()], metadata()))
+        cancelled = asyncio.create_task(store.append("cancelled", 0, [cohort_opened()],
+                                                     metadata()))
+        await asyncio.sleep(0.05)
+        assert not queued.done() and not cancelled.done()
+        async with store.engine.connect() as a, store.engine.connect() as b:  # not starved
+            assert await a.scalar(text("SELECT 1")) == await b.scalar(text("SELECT 1")) == 1
+        cancelled.cancel()
+    await queued
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert hot._held == 2 and not hot._waiters
+    assert [e.stream for e in await store.read_stream("queued")] == ["queued"]
+    assert await store.read_stream("cancelled") == []

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
@@ -126,46 +127,113 @@ def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None
 
 
 class _AppendConnections:
-    """Pooled connections kept checked out between lone appends (and the relay's reads and
-    checkpoints).
+    """Pooled connections kept checked out between hot one-statement commands: lone
+    appends, autocommitted submissions, the relay's reads and checkpoints.
 
     A SQLAlchemy checkout and check-in (greenlet switch, events, reset) cost about as much
-    as the INSERT itself. An append runs one autocommitted statement and leaves nothing
-    open, so its connection can serve the next append as it is. At most ``keep`` wait here
-    (the engine's ``pool_size``; the pool still has its overflow for everything else), and
-    none while the pool is exhausted (see :meth:`give_back`); one the server closed (a
-    restart) is invalidated instead of used.
+    as the INSERT itself. Such a command runs outside any transaction block and leaves
+    nothing open, so its connection can serve the next one as it is. At most ``limit`` are
+    held (in use or waiting here): past that, callers queue here, first come first served,
+    for one given back, so under saturation connections go straight from one command to
+    the next instead of through the pool. ``limit`` is at most the pool's overflow, so
+    everything else still has ``pool_size`` connections. One the server closed (a restart)
+    is invalidated instead of used. A caller holding one must not ask for a second.
     """
 
     def __init__(self, engine: AsyncEngine, keep: int, max_overflow: int) -> None:
         self._engine = engine
-        self._keep = keep
-        self._max_overflow = max_overflow
+        self._limit = min(keep, max_overflow)
+        self._held = 0  # checked out of SQLAlchemy's pool by us, idle or in use
         self._idle: list[Any] = []  # SQLAlchemy pooled connections (checked out)
+        # Callers waiting for a connection; None as the answer hands over a free slot.
+        self._waiters: deque[asyncio.Future[Any]] = deque()
 
-    async def take(self) -> Any:
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[Any]:
+        """A connection for one command, given back after it (or dropped if the command
+        failed other than by the server's refusal, which leaves the connection fine)."""
+        pooled = await self._take()
+        try:
+            yield pooled
+        except (asyncpg.PostgresError, ConcurrencyConflict):
+            await self._give_back_or_drop(pooled)
+            raise
+        except BaseException:
+            await self._drop(pooled)
+            raise
+        await self._give_back_or_drop(pooled)
+
+    async def _give_back_or_drop(self, pooled: Any) -> None:
+        if self._limit:
+            self._give_back(pooled)
+        else:  # nothing may be kept (no overflow): back to the pool
+            await self._drop(pooled)
+
+    async def _take(self) -> Any:
         while self._idle:
             pooled = self._idle.pop()
             if not pooled.driver_connection.is_closed():
                 return pooled
             pooled.invalidate()
-        return await self._engine.raw_connection()
-
-    async def give_back(self, pooled: Any) -> None:
-        if (len(self._idle) < self._keep and not self._pool_exhausted()
-                and not pooled.driver_connection.is_closed()):
-            self._idle.append(pooled)
+            self._held -= 1
+        if self._limit and self._held >= self._limit:
+            pooled = await self._wait()
+            if pooled is not None:
+                return pooled  # else a slot was handed over: check one out in it
         else:
-            await release(pooled)
+            self._held += 1
+        try:
+            return await self._engine.raw_connection()
+        except BaseException:
+            self._free_slot()
+            raise
 
-    def _pool_exhausted(self) -> bool:
-        """Whoever asks the pool now waits in its queue: a connection kept aside would let
-        our next caller overtake them (up to the pool's timeout), so it goes back instead."""
-        pool = self._engine.pool
-        return pool.checkedin() == 0 and pool.overflow() >= self._max_overflow
+    async def _wait(self) -> Any:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if not waiter.cancelled():  # answered as the caller was cancelled: pass it on
+                if waiter.result() is None:
+                    self._free_slot()
+                else:
+                    self._give_back(waiter.result())
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def _next_waiter(self) -> asyncio.Future[Any] | None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    def _give_back(self, pooled: Any) -> None:
+        if pooled.driver_connection.is_closed():
+            pooled.invalidate()
+            self._free_slot()
+        elif (waiter := self._next_waiter()) is not None:
+            waiter.set_result(pooled)
+        else:
+            self._idle.append(pooled)
+
+    async def _drop(self, pooled: Any) -> None:
+        try:
+            await release(pooled)
+        finally:
+            self._free_slot()
+
+    def _free_slot(self) -> None:
+        if (waiter := self._next_waiter()) is not None:
+            waiter.set_result(None)  # the slot is theirs
+        else:
+            self._held -= 1
 
     async def release_all(self) -> None:
         while self._idle:
+            self._held -= 1
             await release(self._idle.pop())
 
 
@@ -467,18 +535,10 @@ class EventStore:
         # Straight on a pooled asyncpg connection, outside any transaction block (so the
         # statement commits by itself), kept aside for the next append: the hottest path
         # pays neither SQLAlchemy's statement layer nor its pool (see bench/append.py).
-        pooled = await self._append_connections.take()
-        try:
+        async with self._append_connections.lease() as pooled:
             envelopes = await Transaction(self, None, pooled.driver_connection).append(
                 stream, expected_version, events, metadata, occurred_at=occurred_at
             )
-        except ConcurrencyConflict:
-            await self._append_connections.give_back(pooled)  # a refusal: connection is fine
-            raise
-        except BaseException:
-            await release(pooled)
-            raise
-        await self._append_connections.give_back(pooled)
         self.appended.set()  # autocommitted
         return envelopes
 
@@ -488,32 +548,20 @@ class EventStore:
         itself, an append (with its ``with_writes``) included. For a hot command that reads,
         decides, then writes everything in that one append: one round trip for the writes,
         no BEGIN or COMMIT. Its reads may see commits of others between them."""
-        pooled = await self._append_connections.take()
-        tx = Transaction(self, None, pooled.driver_connection)
-        try:
-            yield tx
-        except asyncpg.PostgresError:  # refused by the server: the connection is fine
-            await self._append_connections.give_back(pooled)
-            raise
-        except BaseException:
-            await release(pooled)
-            raise
-        finally:
-            if tx._appended:  # committed by itself, whatever came after
-                self.appended.set()
-        await self._append_connections.give_back(pooled)
+        async with self._append_connections.lease() as pooled:
+            tx = Transaction(self, None, pooled.driver_connection)
+            try:
+                yield tx
+            finally:
+                if tx._appended:  # committed by itself, whatever came after
+                    self.appended.set()
 
     @asynccontextmanager
     async def _autocommitted(self) -> AsyncIterator[asyncpg.Connection]:
         """A kept connection outside any transaction block (each statement commits by
         itself), for the relay's frequent one-statement reads and writes."""
-        pooled = await self._append_connections.take()
-        try:
+        async with self._append_connections.lease() as pooled:
             yield pooled.driver_connection
-        except BaseException:
-            await release(pooled)
-            raise
-        await self._append_connections.give_back(pooled)
 
     async def read_stream(self, stream: str) -> list[Envelope]:
         async with self.engine.connect() as connection:
