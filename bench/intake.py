@@ -10,18 +10,15 @@ measured in the same run.
 
 The load comes from another process: ``--concurrency`` (32) clients posting unique applicants
 (a new e-mail and name each time, so every one is accepted) as fast as answers come back.
-Both servers are up and the load alternates between them in ``--slices`` (10) turns, so a
-swing of a shared machine's load lasting seconds meets both alike (measured one after the
-other, a calm spell for one side and a busy one for the other moved the ratio by 0.3).
-CPU per accepted application of each server process and of PostgreSQL, counted during that
-server's slices, says where the time goes.
+Ours and the ceiling alternate which goes first; best of ``--repeat``. CPU per accepted
+application of the server process and of PostgreSQL says where the time goes.
 
 Then, unless ``--no-profile``, intake runs once more under cProfile, and the time of each
 step of a submission is printed (e-mail validation, vault encryption, blind indexes and
 duplicate check, region settings and counts, the one statement that records it), with the
 functions that cost most.
 
-    python bench/intake.py [--requests 2000] [--concurrency 32] [--slices 10] [--repeat 1]
+    python bench/intake.py [--requests 2000] [--concurrency 32] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -153,27 +150,15 @@ def serve_ceiling(port: int, database_url: str) -> None:
 # --- the load (its own process) ----------------------------------------------------------------
 
 
-async def load(urls: list[str], pids: list[int], pg_pid: int, concurrency: int,
-               requests: int, warmup: int, slices: int, pause: float) -> list[dict]:
-    """Post ``requests`` unique applicants to each of ``urls``, in ``slices`` turns: each
-    turn, every target gets its share in a row (the order alternating turn by turn), so a
-    swing of the machine's load lasting seconds meets every target alike. Between two
-    shares an untimed ``pause`` lets the previous server finish its background work (a
-    relay's publishing) and the next one start afresh. Times, answers and the CPU of each
-    server and of PostgreSQL during its shares, per target."""
+async def load(url: str, concurrency: int, requests: int, warmup: int) -> dict:
     import httpx
 
-    servers_cpu = [psutil.Process(pid) for pid in pids]
-    pg = psutil.Process(pg_pid)
-    bodies = [json.dumps(unique_mentee()).encode()
-              for _ in range(len(urls) * (requests + warmup))]
+    bodies = [json.dumps(unique_mentee()).encode() for _ in range(requests + warmup)]
+    statuses: dict[int | str, int] = {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"content-type": "application/json"}
-    totals = [{"seconds": 0.0, "statuses": {}, "server_cpu": 0.0, "pg_cpu": 0.0}
-              for _ in urls]
 
-    async def phase(url: str, count: int, statuses: dict | None) -> float:
-        queue = [bodies.pop() for _ in range(count)]
+    async def phase(queue: list[bytes], count: bool) -> float:
         # A client per phase: a connection left idle between phases may be closed by the
         # server's keep-alive timeout just as it is reused.
         async with httpx.AsyncClient(limits=limits, timeout=120) as client:
@@ -186,32 +171,19 @@ async def load(urls: list[str], pids: list[int], pg_pid: int, concurrency: int,
                             answer = await client.post(url, content=body, headers=headers)
                             break
                         except httpx.TransportError:  # a reset connection: the same again
-                            if statuses is not None:
-                                statuses["resent"] = statuses.get("resent", 0) + 1
+                            statuses["resent"] = statuses.get("resent", 0) + 1
                     else:
                         raise RuntimeError(f"{url}: 5 connection errors in a row")
-                    if statuses is not None:
-                        code = str(answer.status_code)
-                        statuses[code] = statuses.get(code, 0) + 1
+                    if count:
+                        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
 
             started = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             return time.perf_counter() - started
 
-    for url in urls:
-        await phase(url, warmup, None)
-    shares = [requests // slices + (1 if i < requests % slices else 0) for i in range(slices)]
-    for turn, share in enumerate(shares):
-        order = list(range(len(urls)))
-        if turn % 2:
-            order.reverse()
-        for i in order:
-            await asyncio.sleep(pause)
-            c0, s0 = cpu_seconds(servers_cpu[i]), cpu_seconds(pg)
-            totals[i]["seconds"] += await phase(urls[i], share, totals[i]["statuses"])
-            totals[i]["server_cpu"] += cpu_seconds(servers_cpu[i]) - c0
-            totals[i]["pg_cpu"] += cpu_seconds(pg) - s0
-    return totals
+    await phase(bodies[:warmup], False)
+    seconds = await phase(bodies[warmup:], True)
+    return {"seconds": seconds, "statuses": statuses}
 
 
 # --- the measurement -------------------------------------------------------------------------
@@ -269,62 +241,47 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
-def run_load(urls: list[str], pids: list[int], pg_pid: int, args: argparse.Namespace,
-             requests: int, slices: int) -> list[dict]:
+def run_load(url: str, args: argparse.Namespace, requests: int) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--load", ",".join(urls), "--pids",
-         ",".join(map(str, pids)), "--pg-pid", str(pg_pid), "--concurrency",
-         str(args.concurrency), "--requests", str(requests), "--warmup", str(args.warmup),
-         "--slices", str(slices), "--pause", str(args.pause)],
+        [sys.executable, __file__, "--load", url, "--concurrency", str(args.concurrency),
+         "--requests", str(requests), "--warmup", str(args.warmup)],
         capture_output=True, text=True)
     if out.returncode != 0:
-        raise SystemExit(f"the load client failed on {urls}:\n{out.stderr[-2000:]}")
+        raise SystemExit(f"the load client failed on {url}:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-KINDS = ("intake", "ceiling")
-
-
-def measure_both(env: dict[str, str], pg: psutil.Process,
-                 args: argparse.Namespace) -> dict[str, tuple[float, float, float]]:
-    """Both servers up, the load alternating between them slice by slice: accepted/s, and
-    server and PostgreSQL CPU ms per accepted application, of each."""
-    ports = {kind: free_port() for kind in KINDS}
-    processes = {}
+def measure_one(kind: str, env: dict[str, str], pg: psutil.Process,
+                args: argparse.Namespace) -> tuple[float, float, float, dict]:
+    port = free_port()
+    process = start(kind, port, env)
     try:
-        for kind in KINDS:
-            processes[kind] = start(kind, ports[kind], env)
-        results = run_load(
-            [f"http://127.0.0.1:{ports[kind]}/applications/mentee" for kind in KINDS],
-            [processes[kind].pid for kind in KINDS], pg.pid, args, args.requests,
-            args.slices)
+        server = psutil.Process(process.pid)
+        c0, s0 = cpu_seconds(server), cpu_seconds(pg)
+        result = run_load(f"http://127.0.0.1:{port}/applications/mentee", args, args.requests)
+        c1, s1 = cpu_seconds(server), cpu_seconds(pg)
     finally:
-        for process in processes.values():
-            stop(process)
-    measured = {}
-    for kind, result in zip(KINDS, results):
-        statuses = result["statuses"]
-        # A request resent after a reset connection may have been taken the first time:
-        # intake then answers 200 (the same applicant), still one accepted application.
-        accepted = statuses.get("201", 0) + statuses.get("200", 0)
-        if accepted != args.requests or set(statuses) - {"201", "200", "resent"}:
-            raise SystemExit(f"{kind}: {statuses} (expected {args.requests} x 201)")
-        if statuses.get("resent"):
-            print(f"  {kind}: {statuses['resent']} requests resent after a reset connection",
-                  flush=True)
-        measured[kind] = (accepted / result["seconds"], result["server_cpu"] / accepted * 1e3,
-                          result["pg_cpu"] / accepted * 1e3)
-    return measured
+        stop(process)
+    statuses = result["statuses"]
+    # A request resent after a reset connection may have been taken the first time: intake
+    # then answers 200 (the same applicant), which still counts as one accepted application.
+    accepted = statuses.get("201", 0) + statuses.get("200", 0)
+    if accepted != args.requests or set(statuses) - {"201", "200", "resent"}:
+        raise SystemExit(f"{kind}: {statuses} (expected {args.requests} x 201)")
+    if statuses.get("resent"):
+        print(f"  {kind}: {statuses['resent']} requests resent after a reset connection",
+              flush=True)
+    return (accepted / result["seconds"], (c1 - c0) / accepted * 1e3,
+            (s1 - s0) / accepted * 1e3, result)
 
 
-def profile_intake(env: dict[str, str], pg: psutil.Process, args: argparse.Namespace) -> None:
+def profile_intake(env: dict[str, str], args: argparse.Namespace) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "intake.prof")
         process = start("intake", port, env, profile=out)
         try:
-            run_load([f"http://127.0.0.1:{port}/applications/mentee"], [process.pid],
-                     pg.pid, args, args.profile_requests, 1)
+            run_load(f"http://127.0.0.1:{port}/applications/mentee", args, args.profile_requests)
         finally:
             stop(process)
         stats = pstats.Stats(out)
@@ -364,19 +321,20 @@ def measure(args: argparse.Namespace) -> None:
         asyncio.run(prepare_ceiling(url))
         env = _env(url, ns.url)
         pg_process = psutil.Process(pg.process.pid)
-        runs = []
+        results: dict[str, tuple] = {}
+        order = ["intake", "ceiling"]
         for _ in range(args.repeat):
-            measured = measure_both(env, pg_process, args)
-            ratio = measured["intake"][0] / measured["ceiling"][0]
-            print(f"  intake {measured['intake'][0]:,.0f}, ceiling "
-                  f"{measured['ceiling'][0]:,.0f} accepted/s: ratio {ratio:.2f}", flush=True)
-            runs.append((ratio, measured))
-        ratio, measured = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # the median
-        ours, ceiling = measured["intake"], measured["ceiling"]
+            for kind in order:
+                r = measure_one(kind, env, pg_process, args)
+                print(f"  {kind}: {r[0]:,.0f} accepted/s", flush=True)
+                if kind not in results or r[0] > results[kind][0]:
+                    results[kind] = r  # best of the repeats
+            order.reverse()
+        ours, ceiling = results["intake"], results["ceiling"]
+        ratio = ours[0] / ceiling[0]
         print_table(
             f"Accepted mentee applications/s through HTTP (concurrency {args.concurrency}, "
-            f"{args.requests} unique applicants each, in {args.slices} alternating slices; "
-            f"the median of {args.repeat} run(s))",
+            f"{args.requests} unique applicants per measurement, best of {args.repeat})",
             ["server", "accepted/s", "x ceiling", "target", "server CPU ms/app",
              "pg CPU ms/app"],
             [["intake (success serve intake)", ours[0], ratio,
@@ -385,7 +343,7 @@ def measure(args: argparse.Namespace) -> None:
               ceiling[1], ceiling[2]]])
         print(f"ratio intake/ceiling: {ratio:.2f}")
         if args.profile:
-            profile_intake(env, pg_process, args)
+            profile_intake(env, args)
     print("load average after:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"peak RSS (this process): {peak_rss_mb():.0f} MiB")
 
@@ -395,19 +353,14 @@ def main() -> None:
         description="Accepted mentee applications/s through intake's HTTP API vs a bare "
         "FastAPI + asyncpg endpoint, on private durable PostgreSQL/NATS servers.")
     parser.add_argument("--requests", type=int, default=2000,
-                        help="accepted applications per server (default 2000)")
+                        help="accepted applications per measurement (default 2000)")
     parser.add_argument("--concurrency", type=int, default=32, help="clients (default 32)")
     parser.add_argument("--warmup", type=int, default=100,
                         help="untimed applications before each measurement (default 100)")
-    parser.add_argument("--slices", type=int, default=10,
-                        help="turns the load takes between intake and the ceiling, both "
-                        "servers up, so that a swing of the machine's load meets both alike "
-                        "(default 10)")
-    parser.add_argument("--pause", type=float, default=0.5,
-                        help="untimed seconds between two slices (default 0.5)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="paired measurements, each with fresh servers; the median is "
-                        "shown (default 1)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measurements of each, best kept; they alternate (default 3: on a "
+                        "machine whose load comes and goes, each side more likely meets a "
+                        "calm spell)")
     parser.add_argument("--profile-requests", type=int, default=1000,
                         help="applications posted while profiling (default 1000)")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
@@ -417,8 +370,6 @@ def main() -> None:
     parser.add_argument("--serve", choices=["intake", "ceiling"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
-    parser.add_argument("--pids", help=argparse.SUPPRESS)
-    parser.add_argument("--pg-pid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile-path", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args()
     if args.serve == "intake":
@@ -426,9 +377,8 @@ def main() -> None:
     elif args.serve == "ceiling":
         serve_ceiling(args.port, os.environ["SUCCESS_DATABASE_URL"])
     elif args.load:
-        print(json.dumps(asyncio.run(load(
-            args.load.split(","), [int(pid) for pid in args.pids.split(",")], args.pg_pid,
-            args.concurrency, args.requests, args.warmup, args.slices, args.pause))))
+        print(json.dumps(asyncio.run(load(args.load, args.concurrency, args.requests,
+                                          args.warmup))))
     else:
         started = time.perf_counter()
         measure(args)
