@@ -34,10 +34,10 @@ from tests.services_client import running
 from tests.test_reporting_service import archived, publish
 
 
-def success(settings, *args: str) -> subprocess.CompletedProcess:
+def success(settings, *args: str, columns: int = 200) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUCCESS_")}
     env.update(SUCCESS_DATABASE_URL=settings.database_url, SUCCESS_NATS_URL=settings.nats_url,
-               COLUMNS="200")
+               COLUMNS=str(columns))
     return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True,
                           text=True, env=env, timeout=120)
 
@@ -64,6 +64,13 @@ async def test_report_replay_and_export_from_the_command_line(settings, nats_url
         table = success(settings, "report", "cohorts", "--region", "BRE")
         assert table.returncode == 0 and "Entonnoir par cohorte" in table.stdout
         assert "mission_locale" in table.stdout and "total" in table.stdout
+        # An 80-column terminal cannot hold the 14 columns: one block per row, nothing cut.
+        narrow = success(settings, "report", "cohorts", "--region", "BRE", columns=80)
+        assert narrow.returncode == 0, narrow.stderr
+        assert "…" not in narrow.stdout and max(map(len, narrow.stdout.splitlines())) <= 80
+        assert "mission_locale" in narrow.stdout and "cand. jeunes : " in narrow.stdout
+        totals = json.loads(now.stdout)["totals"]
+        assert f"en binôme : {totals['paired']}" in narrow.stdout
         bad = success(settings, "report", "cohorts", "--as-of", "hier")
         assert bad.returncode == 2 and "instant invalide" in bad.stderr
 
